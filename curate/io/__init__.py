@@ -1,0 +1,1 @@
+"""Input discovery, WET reading and atomic output writing."""

@@ -1,0 +1,1 @@
+"""Pure text rules: line normalization, hashing, bloom filter, dedup policies, classifier scoring."""

@@ -1,0 +1,40 @@
+"""Line hashing: xxh3-128 of the normalized line's UTF-8 bytes.
+
+The 128-bit digest is split into two 64-bit halves: `exact` dedup keys on both halves (collision
+odds ~2^-128, i.e. no false positives in practice), the bloom filter derives its k probe positions
+from them by double hashing (Kirsch & Mitzenmacher), so every line is hashed exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import xxhash
+
+_MASK64 = (1 << 64) - 1
+
+
+def line_hash(normalized: str) -> int:
+    """128-bit hash of an already-normalized line (as a Python int)."""
+    return xxhash.xxh3_128_intdigest(normalized.encode("utf-8", "surrogatepass"))
+
+
+def hash_lines(lines: Sequence[str], normalize: Callable[[str], str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every line; returns (hashes as uint64[n, 2], blank mask bool[n]).
+
+    A line that normalizes to the empty string is *blank*: it is never a duplicate.
+    """
+    n = len(lines)
+    hashes = np.zeros((n, 2), dtype=np.uint64)
+    blank = np.zeros(n, dtype=bool)
+    digest = xxhash.xxh3_128_intdigest
+    for i, line in enumerate(lines):
+        norm = normalize(line)
+        if not norm:
+            blank[i] = True
+            continue
+        h = digest(norm.encode("utf-8", "surrogatepass"))
+        hashes[i, 0] = h & _MASK64
+        hashes[i, 1] = h >> 64
+    return hashes, blank
