@@ -1,0 +1,1 @@
+"""Pipeline steps (datatrove `PipelineStep` contract: `run(data, rank, world_size)`)."""
