@@ -1,0 +1,85 @@
+"""Input discovery and shard grouping.
+
+INPUT arguments may be files, directories (searched recursively for WET files), globs, CommonCrawl
+`*.paths` / `*.paths.gz` lists (one path or URL per line; relative entries are resolved against
+`--paths-prefix`, by default CommonCrawl's public bucket URL), or fsspec URLs (`s3://`, `https://`).
+The result is de-duplicated and sorted, so the order never depends on how INPUT was spelled.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import fsspec
+
+WET_SUFFIXES = (".warc.wet.gz", ".warc.wet", ".wet.gz", ".wet", ".warc.gz", ".warc")
+CC_PREFIX = "https://data.commoncrawl.org/"
+_SEGMENT = re.compile(r"/segments/([^/]+)/")
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _read_paths_list(path: str, prefix: str) -> list[str]:
+    opener = gzip.open if path.endswith(".gz") else open
+    with fsspec.open(path, "rb") as raw, opener(raw, "rt") as fh:  # type: ignore[operator]
+        entries = [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+    return [e if _is_url(e) or e.startswith("/") else prefix + e for e in entries]
+
+
+def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = WET_SUFFIXES, paths_prefix: str = CC_PREFIX) -> list[str]:
+    """Expand INPUT arguments into a sorted, de-duplicated list of file paths / URLs."""
+    found: set[str] = set()
+    for item in inputs:
+        if item.endswith((".paths", ".paths.gz")):
+            found.update(_read_paths_list(item, paths_prefix))
+        elif _is_url(item):
+            fs, _, paths = fsspec.get_fs_token_paths(item)
+            if any(ch in item for ch in "*?["):
+                found.update(fs.unstrip_protocol(p) for p in paths)
+            else:
+                found.add(item)
+        elif any(ch in item for ch in "*?["):
+            found.update(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        elif Path(item).is_dir():
+            found.update(str(p) for p in Path(item).rglob("*") if p.is_file() and p.name.endswith(suffixes))
+        elif Path(item).exists():
+            found.add(str(Path(item)))
+        else:
+            raise FileNotFoundError(f"input not found: {item}")
+    return sorted(found)
+
+
+def segment_of(path: str) -> str | None:
+    match = _SEGMENT.search(path)
+    return match.group(1) if match else None
+
+
+def group_into_shards(paths: list[str], shard_by: str = "segment") -> dict[str, list[str]]:
+    """Group sorted paths into shards: ordered groups of files that share dedup state.
+
+    `segment`: the CommonCrawl segment in `.../segments/<segment>/wet/...`; files outside any
+    segment form the shard `all`. `files:N`: consecutive groups of N files (`files-00000`, ...).
+    `all`: one shard.
+    """
+    paths = sorted(paths)
+    shards: dict[str, list[str]] = defaultdict(list)
+    if shard_by == "all":
+        shards["all"] = list(paths)
+    elif shard_by == "segment":
+        for path in paths:
+            shards[segment_of(path) or "all"].append(path)
+    elif shard_by.startswith("files:"):
+        size = int(shard_by.split(":", 1)[1])
+        if size < 1:
+            raise ValueError("--shard-by files:N needs N >= 1")
+        for i in range(0, len(paths), size):
+            shards[f"files-{i // size:05d}"] = paths[i : i + size]
+    else:
+        raise ValueError(f"unknown --shard-by {shard_by!r}: segment, files:N or all")
+    return dict(sorted(shards.items()))
