@@ -64,13 +64,25 @@ def _warnings_from_stderr(text: str, source: str, index: int) -> Iterator[Issue]
         yield Issue(source, "record_length_mismatch", match.group(1).strip(), "warning", index, int(match.group(2)))
 
 
+class _CheckedArchiveIterator(ArchiveIterator):
+    """warcio treats a gzip member cut short as a clean end of file; remember that it was not."""
+
+    truncated_member = False
+
+    def close(self) -> None:
+        decompressor = getattr(self.reader, "decompressor", None) if self.reader else None
+        if decompressor is not None and not getattr(decompressor, "eof", True):
+            self.truncated_member = True
+        super().close()
+
+
 def _iterate(
     stream: IO[bytes], source: str, skip: int, state: dict[str, int], types: dict[str, int]
 ) -> Iterator[WetDocument | Issue]:
     """Yield records of one stream from record `skip` on; `state` tracks the index and offset
     reached, `types` counts record types, both for the caller."""
     captured = io.StringIO()
-    iterator = ArchiveIterator(stream)
+    iterator = _CheckedArchiveIterator(stream)
     while True:
         with contextlib.redirect_stderr(captured):
             try:
@@ -85,12 +97,19 @@ def _iterate(
                 continue
             rec_type = record.rec_type or "unknown"
             types[rec_type] = types.get(rec_type, 0) + 1
+            state["last_known_type"] = int(record.rec_type is not None)
             if rec_type != "conversion":
                 continue
             headers = record.rec_headers
             payload = record.content_stream().read(MAX_RECORD_BYTES + 1)
             if len(payload) > MAX_RECORD_BYTES:
-                yield Issue(source, "record_too_large", f"payload over {MAX_RECORD_BYTES} bytes", "error", index, iterator.offset)
+                yield Issue(source, "record_too_large", f"payload over {MAX_RECORD_BYTES} bytes", "error", index, state["offset"])
+                continue
+            declared = record.length
+            if declared is None or len(payload) < int(declared):
+                # Content-Length is mandatory in WARC: without it the header block itself was cut
+                reason = f"record cut short: {len(payload)} of {declared} bytes" if declared is not None else "record headers cut short"
+                yield Issue(source, "truncated_record", reason, "error", index, state["offset"])
                 continue
             text, invalid = decode_payload(payload)
             yield WetDocument(
@@ -111,6 +130,15 @@ def _iterate(
                 yield from _warnings_from_stderr(captured.getvalue(), source, index)
                 captured.seek(0)
                 captured.truncate()
+    if iterator.truncated_member:
+        last = state["index"] - 1
+        if state.get("last_known_type", 0):
+            # the last record was read (a full document was yielded, or the clipped payload was
+            # reported as truncated_record, or it was not a WET record): nothing more is lost
+            yield Issue(source, "truncated_gzip", "file ends inside a gzip member", "warning", last, state["offset"])
+        else:
+            reason = "file ends inside a gzip member: the last record's headers are cut, the record is lost"
+            yield Issue(source, "truncated_gzip", reason, "error", last, state["offset"])
 
 
 def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Issue]:
