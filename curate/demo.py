@@ -117,3 +117,15 @@ def build_sample_wet(folder: Path, n_files: int = 3, pages_per_file: int = 80, s
         write_wet(segment / f"CC-MAIN-sample-{k:05d}.warc.wet.gz", pages[k * pages_per_file : (k + 1) * pages_per_file])
         for k in range(n_files)
     ]
+
+
+def run_demo(output: Path, workers: int | None = None) -> dict:
+    """Sample WET -> Helium pipeline on local Ray. Returns the pipeline stats."""
+    from curate.config import HeliumConfig
+    from curate.helium import run_helium
+
+    output = Path(output)
+    inputs = build_sample_wet(output / "input")
+    corpus = output / "helium"
+    config = HeliumConfig(keep_rejected=True)
+    return run_helium([str(p) for p in inputs], corpus, config, workers=workers, resume=False)

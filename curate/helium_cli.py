@@ -115,6 +115,24 @@ def stats_command(output: Path = typer.Argument(..., help="An output folder of `
     typer.echo(write_summary_text(stats))
 
 
+def demo(
+    output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Where the sample input and all outputs go."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processor actors (default: all CPUs)."),
+) -> None:
+    """Run the main job on a built-in sample (no downloads): the project builds a few WET files itself,
+    then runs the Helium pipeline on local Ray and prints where the outputs and the summary are."""
+    from curate.demo import run_demo
+    from curate.helium import write_summary_text
+
+    stats = run_demo(output, workers)
+    console.print(write_summary_text(stats))
+    console.print(
+        f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
+        f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}"
+    )
+
+
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     app.command("helium")(helium)
+    app.command("demo")(demo)
     app.command("stats")(stats_command)
