@@ -41,6 +41,7 @@ class HeliumConfig:
     keep_rejected: bool = False
     compression: str = "zstd"
     batch_size: int = 512
+    chunk_bytes: int = 32 * 1024 * 1024  # payload per chunk moved between actors: bounds memory
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,8 +8,8 @@ matrix ordered like `labels`, which is what the line-level classifiers aggregate
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

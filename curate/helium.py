@@ -4,11 +4,14 @@
 Work is split in *parts*, one per input WET file. Placement:
 
 - one `ShardReader` actor per shard reads its files in order and runs exact line dedup (stateful,
-  so strictly sequential within a shard; shards run in parallel). It hands out one part at a time
-  (`next_part`), so the driver only pulls data when a processor is free: that is the backpressure
-  which bounds memory to ~(processors + readers) parts in flight;
-- a pool of `PartProcessor` actors (one per worker, models loaded once per actor) runs the
-  model steps on a part and writes its Parquet file(s), then its commit record (see `ledger.py`).
+  so strictly sequential within a shard; shards run in parallel). It hands out one chunk (about
+  `chunk_bytes` of payload) at a time (`next_chunk`), and the driver only pulls the next one once
+  the previous was handed to a processor: that backpressure bounds memory to a few chunks in
+  flight per worker, whatever the size of the input;
+- a pool of `PartProcessor` actors (one per worker, models loaded once per actor) runs the model
+  steps; all chunks of a part go to the same processor, which streams them into the part's Parquet
+  file(s) and, after the last chunk, renames them into place and writes the part's commit record
+  (see `ledger.py`).
 
 A resumed run re-reads the shard to rebuild dedup state (cheap: hashing runs at hundreds of MB/s)
 but skips the model steps and writes of finished parts. Every output of a part depends only on
@@ -24,11 +27,13 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fsspec
+import pyarrow as pa
 import ray
 import xxhash
 from datatrove.data import Document
@@ -36,7 +41,7 @@ from datatrove.data import Document
 from curate.config import HeliumConfig
 from curate.io.atomic import clean_temporaries, write_json_atomic
 from curate.io.inputs import WET_SUFFIXES, expand_inputs, group_into_shards
-from curate.io.parquet import build_schema, documents_table, write_table_atomic
+from curate.io.parquet import ParquetStream, build_schema
 from curate.io.wet import WetDocument, read_wet
 from curate.ledger import Ledger, count_issues, sum_counters
 from curate.ray_runtime import init_ray
@@ -61,8 +66,12 @@ class Part:
 
 
 @dataclass
-class PartBatch:
+class Chunk:
+    """A slice of one part's documents (after exact dedup), the unit moved between actors."""
+
     part: Part
+    index: int
+    last: bool
     docs: list[Document] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
     bytes_in: int = 0
@@ -117,8 +126,12 @@ def to_document(wet: WetDocument, shard: str) -> Document:
     )
 
 
+_END: Any = object()
+
+
 class ShardReaderCore:
-    """Reads one shard's parts in order through exact line dedup (plain class; the actor wraps it)."""
+    """Reads one shard's parts in order through exact line dedup, in chunks of about
+    `chunk_bytes` of payload (plain class; the actor wraps it)."""
 
     def __init__(self, shard: str, parts: list[Part], config: HeliumConfig, done: set[str]) -> None:
         expected = config.bloom_expected_lines or estimate_shard_lines([p.source for p in parts])
@@ -126,36 +139,42 @@ class ShardReaderCore:
         self.shard = shard
         self.parts = parts
         self.done = done
-        self._iter = self._batches()
+        self.chunk_bytes = config.chunk_bytes
+        self._chunks = self._generate()
 
-    def _read(self, part: Part) -> PartBatch:
-        batch = PartBatch(part)
-        for item in read_wet(part.source):
-            if isinstance(item, Issue):
-                batch.issues.append(item.to_dict())
-            else:
-                batch.bytes_in += item.nbytes
-                batch.docs.append(to_document(item, self.shard))
-        return batch
-
-    def _batches(self):
+    def _generate(self) -> Iterator[Chunk | None]:
         if self.dedup.needs_observe_pass:
             for part in self.parts:
                 for item in read_wet(part.source):
                     if isinstance(item, WetDocument):
                         self.dedup.observe(item.text)
         for part in self.parts:
-            batch = self._read(part)
-            batch.docs = list(self.dedup.run(iter(batch.docs)))
-            yield None if part.name in self.done else batch
+            skip = part.name in self.done
+            chunk = Chunk(part, 0, False)
+            for item in read_wet(part.source):
+                if isinstance(item, Issue):
+                    chunk.issues.append(item.to_dict())
+                    continue
+                doc = to_document(item, self.shard)
+                self.dedup.process(doc)  # always: later parts' dedup state depends on this one
+                if not skip:
+                    chunk.docs.append(doc)
+                    chunk.bytes_in += item.nbytes
+                    if chunk.bytes_in >= self.chunk_bytes:
+                        yield chunk
+                        chunk = Chunk(part, chunk.index + 1, False)
+            chunk.last = True
+            yield None if skip else chunk
 
-    def next_part(self) -> tuple[str | None, PartBatch | None]:
-        """(name of the part read, its batch or None when already done); (None, None) at the end."""
-        index = getattr(self, "_index", 0)
-        if index >= len(self.parts):
+    def next_chunk(self) -> tuple[tuple[str, int, bool] | None, Chunk | None]:
+        """((part name, chunk index, last), chunk) for the next chunk to process; (info, None)
+        with an empty name for a part already done; (None, None) when the shard is finished."""
+        chunk = next(self._chunks, _END)
+        if chunk is _END:
             return None, None
-        self._index = index + 1
-        return self.parts[index].name, next(self._iter)
+        if chunk is None:
+            return ("", -1, True), None
+        return (chunk.part.name, chunk.index, chunk.last), chunk
 
 
 def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
@@ -178,7 +197,8 @@ def count_lines(text: str) -> int:
 
 
 class PartProcessorCore:
-    """Runs the model steps on one part, writes its outputs, then commits it (plain class)."""
+    """Runs the model steps on the chunks of one part at a time, streams them into the part's
+    Parquet file(s), and on the last chunk renames them into place and commits the part."""
 
     def __init__(self, config: HeliumConfig, output_dir: str) -> None:
         self.config = config
@@ -188,53 +208,98 @@ class PartProcessorCore:
         self.schema = build_schema(step_columns)
         self.rejected_schema = build_schema(step_columns, rejected=True)
         self.ledger = Ledger(output_dir)
+        self.current: PartWriter | None = None
 
-    def process(self, batch: PartBatch) -> dict[str, Any]:
-        docs: Any = iter(batch.docs)
+    def process(self, chunk: Chunk) -> dict[str, Any]:
+        if chunk.index == 0:
+            if self.current is not None:
+                self.current.abort()
+            self.current = PartWriter(chunk.part, self.output_dir, self.schema, self.rejected_schema if self.config.keep_rejected else None, self.config.compression)
+        elif self.current is None or self.current.part != chunk.part or self.current.next_index != chunk.index:
+            # this actor restarted mid-part (its open files are gone): fail the part; a re-run redoes it
+            raise RuntimeError(f"part {chunk.part.name}: chunk {chunk.index} arrived without its predecessors")
+        docs: Any = iter(chunk.docs)
         for step in self.steps:
             docs = step.run(docs)
-        docs = list(docs)
+        writer = self.current
+        writer.add(list(docs), chunk)
+        if not chunk.last:
+            return {"part": chunk.part.name, "chunk": chunk.index, "bytes_in": chunk.bytes_in, "documents_in": len(chunk.docs)}
+        record = writer.finish()
+        self.ledger.commit(chunk.part.name, record)
+        self.current = None
+        return {"part": chunk.part.name, "chunk": chunk.index, "bytes_in": chunk.bytes_in, "documents_in": len(chunk.docs), "last": True}
+
+
+class PartWriter:
+    """The open output files and counters of one part."""
+
+    def __init__(self, part: Part, output_dir: Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str) -> None:
+        self.part = part
+        self.next_index = 0
+        self.kept = ParquetStream(output_dir / "documents" / f"{part.name}.parquet", schema, compression)
+        self.rejected = ParquetStream(output_dir / "rejected" / f"{part.name}.parquet", rejected_schema, compression) if rejected_schema else None
+        self.counts: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter()}
+        self.lines = Counter({"in": 0, "removed_exact": 0, "removed_fuzzy": 0, "kept_nonblank": 0})
+        self.bytes_in = self.bytes_kept = self.invalid_utf8 = 0
+        self.issues: list[dict[str, Any]] = []
+
+    def add(self, docs: list[Document], chunk: Chunk) -> None:
         kept = [d for d in docs if not d.metadata.get(DROP_REASON)]
         rejected = [d for d in docs if d.metadata.get(DROP_REASON)]
-        part = batch.part
-        write_table_atomic(documents_table(kept, self.schema), self.output_dir / "documents" / f"{part.name}.parquet", self.config.compression)
-        if self.config.keep_rejected:
-            write_table_atomic(
-                documents_table(rejected, self.rejected_schema), self.output_dir / "rejected" / f"{part.name}.parquet", self.config.compression
-            )
-        issue_counts = count_issues(batch.issues)
-        record = {
-            "part": part.name,
-            "source": part.source,
-            "shard": part.shard,
+        self.kept.write(kept)
+        if self.rejected is not None:
+            self.rejected.write(rejected)
+        self.counts["in"] += len(docs)
+        self.counts["kept"] += len(kept)
+        self.counts["dropped"].update(d.metadata[DROP_REASON] for d in rejected)
+        for d in docs:
+            self.lines["in"] += d.metadata.get("lines_in", 0)
+            self.lines["removed_exact"] += d.metadata.get("lines_removed_exact", 0)
+            self.lines["removed_fuzzy"] += d.metadata.get("lines_removed_fuzzy", 0)
+            self.invalid_utf8 += bool(d.metadata.get("invalid_utf8"))
+        for d in kept:
+            self.lines["kept_nonblank"] += count_lines(d.text)
+            self.bytes_kept += len(d.text.encode("utf-8", "surrogatepass"))
+        self.bytes_in += chunk.bytes_in
+        self.issues.extend(chunk.issues)
+        self.next_index = chunk.index + 1
+
+    def finish(self) -> dict[str, Any]:
+        self.kept.close()
+        if self.rejected is not None:
+            self.rejected.close()
+        issue_counts = count_issues(self.issues)
+        return {
+            "part": self.part.name,
+            "source": self.part.source,
+            "shard": self.part.shard,
             "documents": {
-                "in": len(docs) + issue_counts["errors"],
-                "kept": len(kept),
-                "dropped": dict(sorted(Counter(d.metadata[DROP_REASON] for d in rejected).items())),
+                "in": self.counts["in"] + issue_counts["errors"],
+                "kept": self.counts["kept"],
+                "dropped": dict(sorted(self.counts["dropped"].items())),
                 "errors": issue_counts["errors"],
             },
             "errors_by_kind": issue_counts["errors_by_kind"],
-            "lines": {
-                "in": sum(d.metadata.get("lines_in", 0) for d in docs),
-                "removed_exact": sum(d.metadata.get("lines_removed_exact", 0) for d in docs),
-                "removed_fuzzy": sum(d.metadata.get("lines_removed_fuzzy", 0) for d in docs),
-                "kept_nonblank": sum(count_lines(d.text) for d in kept),
-            },
-            "bytes_in": batch.bytes_in,
-            "bytes_kept": sum(len(d.text.encode("utf-8", "surrogatepass")) for d in kept),
-            "invalid_utf8_documents": sum(1 for d in docs if d.metadata.get("invalid_utf8")),
-            "warnings": sum(1 for i in batch.issues if i.get("severity") == "warning"),
-            "issues": batch.issues,
+            "lines": dict(self.lines),
+            "bytes_in": self.bytes_in,
+            "bytes_kept": self.bytes_kept,
+            "invalid_utf8_documents": self.invalid_utf8,
+            "warnings": sum(1 for i in self.issues if i.get("severity") == "warning"),
+            "issues": self.issues,
         }
-        self.ledger.commit(part.name, record)
-        return {"part": part.name, "documents_in": record["documents"]["in"], "bytes_in": batch.bytes_in}
+
+    def abort(self) -> None:
+        self.kept.abort()
+        if self.rejected is not None:
+            self.rejected.abort()
 
 
 @ray.remote(num_cpus=0)
 class ShardReader(ShardReaderCore):
     @ray.method(num_returns=2)
-    def next_part(self):  # type: ignore[override]
-        return super().next_part()
+    def next_chunk(self):  # type: ignore[override]
+        return super().next_chunk()
 
 
 @ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)
@@ -357,58 +422,86 @@ def _drive(
     workers: int,
     on_progress: ProgressCallback | None,
 ) -> dict[str, str]:
+    """Pull chunks from shard readers and push them to processors, a part sticking to one processor.
+
+    Backpressure: a reader is asked for its next chunk only after its previous one was handed to a
+    processor, and a processor holds at most two chunks in flight.
+    """
     processors = [PartProcessor.remote(config, str(output_dir)) for _ in range(workers)]
-    idle = list(range(len(processors)))
+    assigned: dict[int, str | None] = {i: None for i in range(workers)}  # processor -> part it owns
+    in_flight: Counter[int] = Counter()
     waiting_shards = list(shards.items())
     readers: dict[int, Any] = {}
-    pending_reads: dict[Any, tuple[int, Any]] = {}  # info ref -> (reader id, batch ref)
-    ready_batches: list[tuple[Any, int, str]] = []  # (batch ref, reader id, part name)
-    pending_work: dict[Any, tuple[int, str]] = {}  # result ref -> (processor index, part name)
+    pending_reads: dict[Any, tuple[int, Any]] = {}  # info ref -> (reader id, chunk ref)
+    ready: list[tuple[int, Any, tuple[str, int, bool]]] = []  # (reader id, chunk ref, info), in arrival order
+    pending_work: dict[Any, tuple[int, str, bool]] = {}  # result ref -> (processor, part, last)
     failures: dict[str, str] = {}
-    next_reader_id = 0
+    failed_parts: set[str] = set()
     max_readers = max(1, min(workers, len(shards)))
+    next_reader_id = 0
 
     def request(reader_id: int) -> None:
-        info_ref, batch_ref = readers[reader_id].next_part.remote()
-        pending_reads[info_ref] = (reader_id, batch_ref)
+        info_ref, chunk_ref = readers[reader_id].next_chunk.remote()
+        pending_reads[info_ref] = (reader_id, chunk_ref)
 
-    while waiting_shards or readers or pending_work or ready_batches:
+    def processor_for(part: str) -> int | None:
+        for proc, owned in assigned.items():
+            if owned == part:
+                return proc if in_flight[proc] < 2 else None
+        for proc, owned in assigned.items():
+            if owned is None:
+                assigned[proc] = part
+                return proc
+        return None
+
+    while waiting_shards or readers or pending_work or ready:
         while waiting_shards and len(readers) < max_readers:
             shard, parts = waiting_shards.pop(0)
             readers[next_reader_id] = ShardReader.remote(shard, parts, config, done)
             request(next_reader_id)
             next_reader_id += 1
-        while ready_batches and idle:
-            batch_ref, reader_id, name = ready_batches.pop(0)
-            proc = idle.pop(0)
-            pending_work[processors[proc].process.remote(batch_ref)] = (proc, name)
-            if reader_id in readers:
+        still_ready = []
+        for reader_id, chunk_ref, info in ready:
+            part, _, last = info
+            proc = None if part in failed_parts else processor_for(part)
+            if part in failed_parts:
                 request(reader_id)
+                continue
+            if proc is None:
+                still_ready.append((reader_id, chunk_ref, info))
+                continue
+            in_flight[proc] += 1
+            pending_work[processors[proc].process.remote(chunk_ref)] = (proc, part, last)
+            request(reader_id)
+        ready = still_ready
         refs = list(pending_reads) + list(pending_work)
         if not refs:
-            continue
-        ready, _ = ray.wait(refs, num_returns=1)
-        ref = ready[0]
+            break
+        (ref,), _ = ray.wait(refs, num_returns=1)
         if ref in pending_reads:
-            reader_id, batch_ref = pending_reads.pop(ref)
-            name = ray.get(ref)
-            if name is None:
+            reader_id, chunk_ref = pending_reads.pop(ref)
+            info = ray.get(ref)
+            if info is None:
                 ray.kill(readers.pop(reader_id))
-            elif name in done:
+            elif info[0] == "":
                 if on_progress:
-                    on_progress("skipped", {"part": name})
+                    on_progress("skipped", {})
                 request(reader_id)
             else:
-                ready_batches.append((batch_ref, reader_id, name))
-        else:
-            proc, name = pending_work.pop(ref)
-            idle.append(proc)
-            try:
-                result = ray.get(ref)
-                if on_progress:
-                    on_progress("done", result)
-            except Exception as exc:  # a bug or a lost worker: report, keep going, resume retries it
-                failures[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                ready.append((reader_id, chunk_ref, info))
+            continue
+        proc, part, last = pending_work.pop(ref)
+        in_flight[proc] -= 1
+        try:
+            result = ray.get(ref)
+            if on_progress:
+                on_progress("done" if last else "chunk", result)
+        except Exception as exc:  # a bug or a lost worker: report, keep going; a re-run redoes the part
+            failures[part] = f"{type(exc).__name__}: {str(exc)[:500]}"
+            failed_parts.add(part)
+            last = True
+        if last and assigned[proc] == part:
+            assigned[proc] = None
     return failures
 
 

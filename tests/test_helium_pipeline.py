@@ -152,6 +152,20 @@ def test_one_and_two_workers_give_identical_bytes(ray_local: None, planted_shard
     assert len(first) == 8 and first == second
 
 
+def test_small_chunks_stream_parts_with_the_same_content(ray_local: None, planted_shard: Path, tmp_path: Path) -> None:
+    # 1-document chunks: every part crosses actors in pieces and is written row group by row group
+    run_helium([str(planted_shard)], tmp_path / "big", HeliumConfig(keep_rejected=True), workers=2)
+    small = HeliumConfig(keep_rejected=True, chunk_bytes=1)
+    run_helium([str(planted_shard)], tmp_path / "small1", small, workers=1)
+    run_helium([str(planted_shard)], tmp_path / "small2", small, workers=2)
+    assert read_documents(tmp_path / "big") == read_documents(tmp_path / "small1")
+    assert tree_digest(tmp_path / "small1") == tree_digest(tmp_path / "small2")
+    big_stats = json.loads((tmp_path / "big" / "stats.json").read_text())
+    small_stats = json.loads((tmp_path / "small1" / "stats.json").read_text())
+    big_stats.pop("config"), small_stats.pop("config")
+    assert big_stats == small_stats
+
+
 def test_resume_is_a_no_op_and_config_changes_are_refused(ray_local: None, planted_shard: Path, tmp_path: Path) -> None:
     run_helium([str(planted_shard)], tmp_path, HeliumConfig(), workers=1)
     before = tree_digest(tmp_path)

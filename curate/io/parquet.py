@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from curate.io.atomic import atomic_path
+from curate.io.atomic import TMP_PREFIX, atomic_path
 
 BASE_COLUMNS: dict[str, pa.DataType] = {
     "id": pa.string(),
@@ -51,3 +54,34 @@ def write_table_atomic(table: pa.Table, path: Path, compression: str = "zstd") -
     """Deterministic bytes: fixed row-group size, no statistics that depend on the writer's timing."""
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression=compression, row_group_size=8192)
+
+
+class ParquetStream:
+    """A Parquet file written chunk by chunk under a temporary name, renamed into place on `close`.
+
+    Row groups follow chunk boundaries (at most 8192 rows each), which depend only on the input and
+    the configured chunk size: the bytes are deterministic.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, compression: str = "zstd") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{self.path.name}"
+        self.schema = schema
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression=compression)
+
+    def write(self, docs: list[Document]) -> None:
+        if docs:
+            self.writer.write_table(documents_table(docs, self.schema), row_group_size=8192)
+
+    def close(self) -> None:
+        self.writer.close()
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)

@@ -11,8 +11,9 @@ Parquet schema from the steps of the pipeline, and reads the values from `doc.me
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import ClassVar, Iterable, Iterator
+from typing import ClassVar
 
 import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
