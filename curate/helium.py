@@ -224,11 +224,16 @@ class PartProcessorCore:
         writer = self.current
         writer.add(list(docs), chunk)
         if not chunk.last:
-            return {"part": chunk.part.name, "chunk": chunk.index, "bytes_in": chunk.bytes_in, "documents_in": len(chunk.docs)}
+            return self._result(chunk)
         record = writer.finish()
         self.ledger.commit(chunk.part.name, record)
         self.current = None
-        return {"part": chunk.part.name, "chunk": chunk.index, "bytes_in": chunk.bytes_in, "documents_in": len(chunk.docs), "last": True}
+        return self._result(chunk)
+
+    @staticmethod
+    def _result(chunk: Chunk) -> dict[str, Any]:
+        return {"part": chunk.part.name, "chunk": chunk.index, "last": chunk.last, "bytes_in": chunk.bytes_in,
+                "documents_in": len(chunk.docs), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""}
 
 
 class PartWriter:
@@ -295,14 +300,14 @@ class PartWriter:
             self.rejected.abort()
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, max_restarts=0)
 class ShardReader(ShardReaderCore):
     @ray.method(num_returns=2)
     def next_chunk(self):  # type: ignore[override]
         return super().next_chunk()
 
 
-@ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)
+@ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)  # the scheduler replays lost parts
 class PartProcessor(PartProcessorCore):
     pass
 
@@ -401,6 +406,7 @@ def run_helium(
         workers = workers or os.cpu_count() or 1
         init_ray(address, workers)
         failures = _drive(todo, config, output_dir, done, workers, on_progress)
+        clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
     stats = aggregate(output_dir, all_parts, config)
     elapsed = time.monotonic() - started
     write_json_atomic(
@@ -414,6 +420,185 @@ def run_helium(
     return stats
 
 
+@dataclass
+class _PartState:
+    part: str
+    shard: str
+    chunks: list[Any] = field(default_factory=list)  # refs kept until the part commits, to replay it
+    received_last: bool = False
+    submitted: int = 0
+    processor: int | None = None
+    attempt: int = 0
+
+
+@dataclass
+class _ReaderState:
+    shard: str
+    actor: Any
+    restarts: int = 0
+    pending: Any = None  # (info ref, chunk ref) of the outstanding next_chunk call
+    holding: str | None = None  # part whose latest chunk is not yet handed to a processor
+
+
+class _Scheduler:
+    """Pulls chunks from shard readers, pushes them to processors (a part sticks to one processor),
+    and recovers from lost workers.
+
+    Backpressure: a reader is asked for its next chunk only once its previous chunk was handed to a
+    processor, and a processor holds at most two chunks in flight.
+
+    Fault tolerance: the chunk refs of a part are kept until the part commits, so when a processor
+    dies (Ray restarts it) the part is replayed from its first chunk on a live processor. When a
+    reader dies (its node was lost), its shard restarts from its first file: dedup state is rebuilt
+    and every part not yet committed is redone. Results of abandoned attempts are ignored; a part
+    written twice gets identical bytes, so nothing is duplicated.
+    """
+
+    MAX_ATTEMPTS = 3
+
+    def __init__(self, shards: dict[str, list[Part]], config: HeliumConfig, output_dir: Path, done: set[str], workers: int,
+                 on_progress: ProgressCallback | None) -> None:
+        self.shards = shards
+        self.config = config
+        self.output_dir = output_dir
+        self.ledger = Ledger(output_dir)
+        self.done = set(done)
+        self.on_progress = on_progress
+        self.processors = [PartProcessor.remote(config, str(output_dir)) for _ in range(workers)]
+        self.assigned: dict[int, str | None] = {i: None for i in range(workers)}
+        self.in_flight: Counter[int] = Counter()
+        self.waiting = list(shards)
+        self.readers: dict[str, _ReaderState] = {}
+        self.parts: dict[str, _PartState] = {}
+        self.work: dict[Any, tuple[int, str, int, int, bool]] = {}  # ref -> (processor, part, attempt, index, last)
+        self.failures: dict[str, str] = {}
+        self.max_readers = max(1, min(workers, len(shards)))
+
+    # readers
+    def _start_reader(self, shard: str, restarts: int = 0) -> None:
+        committed = {p.name for p in self.shards[shard] if p.name in self.done or self.ledger.is_done(p.name)}
+        actor = ShardReader.remote(shard, self.shards[shard], self.config, committed)
+        self.readers[shard] = _ReaderState(shard, actor, restarts)
+        self._request(self.readers[shard])
+
+    def _request(self, reader: _ReaderState) -> None:
+        reader.pending = reader.actor.next_chunk.remote()
+        reader.holding = None
+
+    def _reader_died(self, reader: _ReaderState, exc: Exception) -> None:
+        for name in [n for n, st in self.parts.items() if st.shard == reader.shard]:
+            self._abandon(name)
+        if reader.restarts >= self.MAX_ATTEMPTS:
+            for part in self.shards[reader.shard]:
+                if not self.ledger.is_done(part.name):
+                    self.failures[part.name] = f"shard reader lost {reader.restarts + 1} times: {type(exc).__name__}: {exc}"[:500]
+            del self.readers[reader.shard]
+            return
+        self._start_reader(reader.shard, reader.restarts + 1)
+
+    def _abandon(self, name: str) -> None:
+        state = self.parts.pop(name)
+        if state.processor is not None and self.assigned[state.processor] == name:
+            self.assigned[state.processor] = None
+
+    # processors
+    def _processor_for(self, state: _PartState) -> int | None:
+        if state.processor is not None and self.assigned.get(state.processor) == state.part:
+            return state.processor if self.in_flight[state.processor] < 2 else None
+        for proc, owner in self.assigned.items():
+            if owner is None and self.in_flight[proc] == 0:
+                self.assigned[proc] = state.part
+                state.processor = proc
+                return proc
+        return None
+
+    def _dispatch(self) -> None:
+        for state in list(self.parts.values()):
+            while state.submitted < len(state.chunks):
+                proc = self._processor_for(state)
+                if proc is None:
+                    break
+                index = state.submitted
+                last = state.received_last and index == len(state.chunks) - 1
+                ref = self.processors[proc].process.remote(state.chunks[index])
+                self.work[ref] = (proc, state.part, state.attempt, index, last)
+                self.in_flight[proc] += 1
+                state.submitted += 1
+                reader = self.readers.get(state.shard)
+                if reader is not None and reader.holding == state.part and state.submitted == len(state.chunks):
+                    self._request(reader)
+
+    def _work_done(self, ref: Any) -> None:
+        proc, name, attempt, index, last = self.work.pop(ref)
+        self.in_flight[proc] -= 1
+        state = self.parts.get(name)
+        try:
+            result = ray.get(ref)
+        except Exception as exc:  # the processor died or raised: replay the part elsewhere
+            if state is None or state.attempt != attempt:
+                return
+            if self.assigned.get(proc) == name:
+                self.assigned[proc] = None
+            state.attempt += 1
+            state.submitted = 0
+            state.processor = None
+            if state.attempt >= self.MAX_ATTEMPTS:
+                self.failures[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                self._abandon(name)
+            return
+        if state is None or state.attempt != attempt:
+            return  # an abandoned attempt finished anyway; its output equals the redo's
+        if self.on_progress:
+            self.on_progress("done" if last else "chunk", result)
+        if last:
+            self.done.add(name)
+            self._abandon(name)
+
+    def _reader_answered(self, reader: _ReaderState) -> None:
+        info_ref, chunk_ref = reader.pending
+        reader.pending = None
+        try:
+            info = ray.get(info_ref)
+        except Exception as exc:
+            self._reader_died(reader, exc)
+            return
+        if info is None:
+            ray.kill(reader.actor)
+            del self.readers[reader.shard]
+            return
+        name, index, last = info
+        if name == "":
+            if self.on_progress:
+                self.on_progress("skipped", {})
+            self._request(reader)
+            return
+        if name in self.failures:
+            self._request(reader)
+            return
+        state = self.parts.setdefault(name, _PartState(name, reader.shard))
+        if index == 0:
+            state.chunks.clear()
+        state.chunks.append(chunk_ref)
+        state.received_last = last
+        reader.holding = name
+
+    def run(self) -> dict[str, str]:
+        while self.waiting or self.readers or self.work:
+            while self.waiting and len(self.readers) < self.max_readers:
+                self._start_reader(self.waiting.pop(0))
+            self._dispatch()
+            by_ref = {r.pending[0]: r for r in self.readers.values() if r.pending is not None}
+            refs = list(by_ref) + list(self.work)
+            if not refs:
+                break
+            (ref,), _ = ray.wait(refs, num_returns=1)
+            if ref in by_ref:
+                self._reader_answered(by_ref[ref])
+            else:
+                self._work_done(ref)
+        return self.failures
+
+
 def _drive(
     shards: dict[str, list[Part]],
     config: HeliumConfig,
@@ -422,87 +607,7 @@ def _drive(
     workers: int,
     on_progress: ProgressCallback | None,
 ) -> dict[str, str]:
-    """Pull chunks from shard readers and push them to processors, a part sticking to one processor.
-
-    Backpressure: a reader is asked for its next chunk only after its previous one was handed to a
-    processor, and a processor holds at most two chunks in flight.
-    """
-    processors = [PartProcessor.remote(config, str(output_dir)) for _ in range(workers)]
-    assigned: dict[int, str | None] = {i: None for i in range(workers)}  # processor -> part it owns
-    in_flight: Counter[int] = Counter()
-    waiting_shards = list(shards.items())
-    readers: dict[int, Any] = {}
-    pending_reads: dict[Any, tuple[int, Any]] = {}  # info ref -> (reader id, chunk ref)
-    ready: list[tuple[int, Any, tuple[str, int, bool]]] = []  # (reader id, chunk ref, info), in arrival order
-    pending_work: dict[Any, tuple[int, str, bool]] = {}  # result ref -> (processor, part, last)
-    failures: dict[str, str] = {}
-    failed_parts: set[str] = set()
-    max_readers = max(1, min(workers, len(shards)))
-    next_reader_id = 0
-
-    def request(reader_id: int) -> None:
-        info_ref, chunk_ref = readers[reader_id].next_chunk.remote()
-        pending_reads[info_ref] = (reader_id, chunk_ref)
-
-    def processor_for(part: str) -> int | None:
-        for proc, owned in assigned.items():
-            if owned == part:
-                return proc if in_flight[proc] < 2 else None
-        for proc, owned in assigned.items():
-            if owned is None:
-                assigned[proc] = part
-                return proc
-        return None
-
-    while waiting_shards or readers or pending_work or ready:
-        while waiting_shards and len(readers) < max_readers:
-            shard, parts = waiting_shards.pop(0)
-            readers[next_reader_id] = ShardReader.remote(shard, parts, config, done)
-            request(next_reader_id)
-            next_reader_id += 1
-        still_ready = []
-        for reader_id, chunk_ref, info in ready:
-            part, _, last = info
-            proc = None if part in failed_parts else processor_for(part)
-            if part in failed_parts:
-                request(reader_id)
-                continue
-            if proc is None:
-                still_ready.append((reader_id, chunk_ref, info))
-                continue
-            in_flight[proc] += 1
-            pending_work[processors[proc].process.remote(chunk_ref)] = (proc, part, last)
-            request(reader_id)
-        ready = still_ready
-        refs = list(pending_reads) + list(pending_work)
-        if not refs:
-            break
-        (ref,), _ = ray.wait(refs, num_returns=1)
-        if ref in pending_reads:
-            reader_id, chunk_ref = pending_reads.pop(ref)
-            info = ray.get(ref)
-            if info is None:
-                ray.kill(readers.pop(reader_id))
-            elif info[0] == "":
-                if on_progress:
-                    on_progress("skipped", {})
-                request(reader_id)
-            else:
-                ready.append((reader_id, chunk_ref, info))
-            continue
-        proc, part, last = pending_work.pop(ref)
-        in_flight[proc] -= 1
-        try:
-            result = ray.get(ref)
-            if on_progress:
-                on_progress("done" if last else "chunk", result)
-        except Exception as exc:  # a bug or a lost worker: report, keep going; a re-run redoes the part
-            failures[part] = f"{type(exc).__name__}: {str(exc)[:500]}"
-            failed_parts.add(part)
-            last = True
-        if last and assigned[proc] == part:
-            assigned[proc] = None
-    return failures
+    return _Scheduler(shards, config, output_dir, done, workers, on_progress).run()
 
 
 def write_summary_text(stats: dict[str, Any]) -> str:

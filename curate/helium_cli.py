@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -44,24 +44,24 @@ def helium(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder: documents/*.parquet, stats.json, errors.jsonl."),
     config_path: Path = typer.Option(DEFAULT_PIPELINE, "--config", help="Pipeline YAML; CLI options override it."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processor actors (default: CPUs of the local machine)."),
-    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."),
-    languages: Optional[str] = typer.Option(None, "--languages", help="Comma-separated languages to keep, e.g. en or en,fr."),
-    lid_threshold: Optional[float] = typer.Option(None, "--lid-threshold", help="Minimum language-ID probability [default 0.85]."),
-    lid_model: Optional[str] = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
-    lid: Optional[bool] = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
-    dedup: Optional[str] = typer.Option(None, "--dedup", help="Exact line dedup policy: keep-first | drop-all | off."),
-    normalization: Optional[str] = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
-    dedup_mode: Optional[str] = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
-    bloom_fp_rate: Optional[float] = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
-    bloom_expected_lines: Optional[int] = typer.Option(None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."),
-    shard_by: Optional[str] = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
-    dedup_model: Optional[str] = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
-    fuzzy_threshold: Optional[float] = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.5]."),
-    min_block: Optional[int] = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [3]."),
-    quality_model: Optional[str] = typer.Option(None, "--quality-model", help="9-category fastText quality model; enables the quality stage."),
-    quality_threshold: Optional[float] = typer.Option(None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."),
-    keep_rejected: Optional[bool] = typer.Option(None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."),
+    workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: CPUs of the local machine)."),
+    address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."),
+    languages: str | None = typer.Option(None, "--languages", help="Comma-separated languages to keep, e.g. en or en,fr."),
+    lid_threshold: float | None = typer.Option(None, "--lid-threshold", help="Minimum language-ID probability [default 0.85]."),
+    lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
+    lid: bool | None = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
+    dedup: str | None = typer.Option(None, "--dedup", help="Exact line dedup policy: keep-first | drop-all | off."),
+    normalization: str | None = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
+    dedup_mode: str | None = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
+    bloom_fp_rate: float | None = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
+    bloom_expected_lines: int | None = typer.Option(None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."),
+    shard_by: str | None = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
+    dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
+    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.5]."),
+    min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [3]."),
+    quality_model: str | None = typer.Option(None, "--quality-model", help="9-category fastText quality model; enables the quality stage."),
+    quality_threshold: float | None = typer.Option(None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."),
+    keep_rejected: bool | None = typer.Option(None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip parts finished by an earlier run of the same command."),
 ) -> None:
     """Build the Helium text corpus from CommonCrawl WET files: exact line dedup (per shard, bloom filter),
@@ -100,9 +100,12 @@ def helium(
     ) as progress:
         try:
             stats = run_helium(inputs, output, config, address=address, workers=workers, resume=resume, on_progress=_progress_reporter(progress))
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, OSError) as exc:  # bad input, unreadable input or unwritable output
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc
+        except RuntimeError as exc:  # failed parts or counts that do not reconcile: nothing is presented as done
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
     console.print(write_summary_text(stats))
     console.print(f"documents: {output / 'documents'}\nstats:     {output / 'stats.json'}\nerrors:    {output / 'errors.jsonl'}")
 
@@ -117,7 +120,7 @@ def stats_command(output: Path = typer.Argument(..., help="An output folder of `
 
 def demo(
     output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Where the sample input and all outputs go."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processor actors (default: all CPUs)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: all CPUs)."),
 ) -> None:
     """Run the main job on a built-in sample (no downloads): the project builds a few WET files itself,
     then runs the Helium pipeline on local Ray and prints where the outputs and the summary are."""
