@@ -21,6 +21,7 @@ def init_ray(address: str | None = None, workers: int | None = None) -> None:
         ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING, log_to_driver=True)
         return
     ray.init(
+        address="local",  # always a fresh instance of our own, never some other local cluster found on this host
         num_cpus=workers or os.cpu_count() or 1,
         include_dashboard=False,
         logging_level=logging.WARNING,

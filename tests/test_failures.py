@@ -68,8 +68,8 @@ CLUSTER_SCRIPT = textwrap.dedent(
 
     def on_progress(event, info):
         if mode == "remove-node" and event == "done" and not removed:
-            node = next(n for n in nodes if n.unique_id == info["node"])
-            removed.append(node.unique_id)
+            node = next(n for n in nodes if n.node_id == info["node"])
+            removed.append(node.node_id)
             cluster.remove_node(node, allow_graceful=False)
 
     used = set()
