@@ -17,8 +17,9 @@ import contextlib
 import gzip
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO
 
 import fsspec
 from warcio.archiveiterator import ArchiveIterator

@@ -11,7 +11,8 @@ Blank lines (empty after normalization) are never duplicates and never removed h
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 

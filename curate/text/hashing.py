@@ -7,7 +7,7 @@ from them by double hashing (Kirsch & Mitzenmacher), so every line is hashed exa
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import xxhash

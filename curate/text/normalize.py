@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 Normalization = Literal["strip", "ccnet"]
 
