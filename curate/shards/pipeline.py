@@ -1,0 +1,330 @@
+"""`curate shards`: alignment records -> moshi-finetune layout and Parquet training shards, on Ray.
+
+Work is split into *parts*: consecutive groups of `files_per_part` alignment files in sorted order.
+A part writes its moshi files and its shard files `shards/part-<part>-<k>.parquet` (each closed once
+its audio passes `--shard-size`), then its commit record in the ledger. Parts depend only on their
+inputs, so the outputs are byte-identical whatever the worker count; resume skips committed parts;
+`stats.json`, `errors.jsonl` and `moshi/manifest.jsonl` are rebuilt from commit records in sorted order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.io.atomic import atomic_path, clean_temporaries, write_bytes_atomic, write_json_atomic
+from curate.ledger import Ledger, count_issues, sum_counters
+from curate.records import Issue
+from curate.shards.build import (
+    MOSHI_DIR,
+    BadAlignment,
+    ShardsConfig,
+    WordTokenizer,
+    load_streams,
+    parse_record,
+    pcm16,
+    shard_schema,
+    window_rows,
+    write_moshi_files,
+)
+
+SHARDS_DIR = "shards"
+ALIGNMENTS_DIR = "alignments"
+_NOT_ALIGNMENTS = {"stats.json", "manifest.json"}
+
+
+def find_alignments(inputs: list[str]) -> list[Path]:
+    """Alignment JSON files from files, globs or folders (a stage output folder: its `alignments/`)."""
+    found: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            folder = path / ALIGNMENTS_DIR if (path / ALIGNMENTS_DIR).is_dir() else path
+            found.update(p for p in folder.glob("*.json") if not p.name.startswith((".", "_")) and p.name not in _NOT_ALIGNMENTS)
+        elif any(ch in item for ch in "*?["):
+            found.update(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        elif path.is_file():
+            found.add(path)
+        else:
+            raise FileNotFoundError(f"input not found: {item}")
+    return sorted(found)
+
+
+def plan_parts(files: list[Path], files_per_part: int) -> dict[str, list[str]]:
+    return {
+        f"{k // files_per_part:05d}": [str(p) for p in files[k : k + files_per_part]]
+        for k in range(0, len(files), files_per_part)
+    }
+
+
+class ShardWriter:
+    """Rolling Parquet writer: `part-<part>-<k>.parquet`, each renamed into place (atomic) when closed."""
+
+    def __init__(self, folder: Path, part: str, schema: pa.Schema, max_bytes: int, rows_per_group: int) -> None:
+        self.folder, self.part, self.schema = folder, part, schema
+        self.max_bytes, self.rows_per_group = max_bytes, rows_per_group
+        self.names: list[str] = []
+        self._rows: list[dict[str, Any]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._bytes = 0
+
+    def _open(self) -> None:
+        name = f"part-{self.part}-{len(self.names):03d}.parquet"
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.folder / name))
+        self._writer = pq.ParquetWriter(
+            tmp, self.schema, compression="zstd", use_dictionary=["id", "source", "language", "quality"]
+        )
+        self.names.append(name)
+        self._bytes = 0
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        if self._writer is None:
+            self._open()
+        columns = {name: [r.get(name) for r in self._rows] for name in self.schema.names}
+        self._writer.write_table(pa.table(columns, schema=self.schema))  # type: ignore[union-attr]
+        self._bytes += sum(len(r["audio"]) for r in self._rows)
+        self._rows = []
+        if self._bytes >= self.max_bytes:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is not None and self._stack is not None:
+            self._writer.close()
+            self._stack.close()  # fsync + rename into place
+        self._writer, self._stack = None, None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= self.rows_per_group:
+            self._flush()
+
+    def close(self) -> list[str]:
+        self._flush()
+        self._close_file()
+        return self.names
+
+    def abort(self) -> None:
+        if self._writer is not None and self._stack is not None:
+            self._writer.close()
+            self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)  # removes the temporary file
+        self._writer, self._stack = None, None
+
+
+_STAT_KEYS = (
+    "files_in", "files_ok", "audio_seconds", "words_main", "words_other", "words_degenerate", "windows", "windows_padded",
+    "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes",
+)  # fmt: skip
+
+
+_WINDOW_KEYS = ("windows", "windows_padded", "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes")
+
+
+def process_part(part: str, files: list[str], output_dir: str, config: ShardsConfig) -> dict[str, Any]:
+    """Build the outputs of one part, then commit it. Bad items become issues; the part always completes."""
+    out = Path(output_dir)
+    started = time.perf_counter()
+    for stale in (out / SHARDS_DIR).glob(f"part-{part}-*.parquet"):  # complete files of a killed, uncommitted run
+        stale.unlink()
+    stats: dict[str, Any] = {key: 0 for key in _STAT_KEYS}
+    issues: list[dict[str, Any]] = []
+    manifest: list[dict[str, Any]] = []
+    tokenizer = WordTokenizer(config.tokenizer) if "parquet" in config.formats and config.tokenizer else None
+    mimi = None
+    if "parquet" in config.formats and config.mimi_weights:
+        from curate.shards.mimi import MimiEncoder
+
+        mimi = MimiEncoder.load(config.mimi_weights, config.mimi_device)
+    writer = ShardWriter(
+        out / SHARDS_DIR,
+        part,
+        shard_schema(with_codes=mimi is not None),
+        int(config.shard_size_mb * 2**20),
+        config.rows_per_group,
+    )
+    try:
+        for path in files:
+            stats["files_in"] += 1
+            try:
+                raw = json.loads(Path(path).read_text(encoding="utf-8"))
+                item_id, words = parse_record(raw, Path(path).stem)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and BadAlignment are ValueErrors
+                kind = "bad_alignment" if isinstance(exc, (BadAlignment, json.JSONDecodeError)) else "read_error"
+                issues.append(Issue(source=path, kind=kind, reason=f"{type(exc).__name__}: {exc}").to_dict())
+                continue
+            try:
+                samples = pcm16(load_streams(raw, config.sample_rate))
+                if samples.shape[1] == 0:
+                    raise ValueError("no audio samples")
+            except Exception as exc:  # noqa: BLE001 - any audio failure is this item's error, not the run's
+                issues.append(Issue(source=path, kind="decode_error", reason=f"{type(exc).__name__}: {exc}").to_dict())
+                continue
+            try:  # everything of this file is computed before anything is written: a failure leaves no partial rows
+                file_stats = {key: 0 for key in _WINDOW_KEYS}
+                rows = window_rows(item_id, raw, words, samples, config, tokenizer, file_stats) if tokenizer is not None else []
+                for row in rows:
+                    pcm = row.pop("_pcm")
+                    if mimi is not None:
+                        row["codes"] = mimi.encode(pcm, config.sample_rate).tolist()
+            except Exception as exc:  # noqa: BLE001 - e.g. a tokenizer or Mimi failure on this item
+                issues.append(Issue(source=path, kind="build_error", reason=f"{type(exc).__name__}: {exc}").to_dict())
+                continue
+            if "moshi" in config.formats:
+                manifest.append(write_moshi_files(out, item_id, samples, config.sample_rate, words))
+            for row in rows:
+                writer.add(row)
+            for key, value in file_stats.items():
+                stats[key] += value
+            main = [w for w in words if w.speaker == config.main_speaker]
+            stats["files_ok"] += 1
+            stats["audio_seconds"] += samples.shape[1] / config.sample_rate
+            stats["words_main"] += len(main)
+            stats["words_other"] += len(words) - len(main)
+            stats["words_degenerate"] += sum(1 for w in main if w.start >= w.end)
+        shards = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    record = {
+        "part": part,
+        "inputs": files,
+        "manifest": manifest,
+        "shards": shards,
+        "stats": stats,
+        "issues": issues,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    Ledger(out).commit(part, record)
+    return {"part": part, "files": len(files), "issues": len(issues)}
+
+
+def run_shards(
+    inputs: list[str],
+    output_dir: str | Path,
+    config: ShardsConfig,
+    address: str | None = None,
+    workers: int | None = None,
+    resume: bool = True,
+    use_ray: bool = True,
+    extra_stats: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the stage; returns the stats also written to `DIR/stats.json`."""
+    config.validate()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = find_alignments(inputs)
+    parts = plan_parts(files, config.files_per_part)
+    for folder in (MOSHI_DIR, SHARDS_DIR):
+        clean_temporaries(out / folder)
+    ledger = Ledger(out)
+    if not resume:
+        ledger.reset()
+    # a committed part is reused only if it was built from the same inputs
+    todo = {p: f for p, f in parts.items() if not (ledger.is_done(p) and ledger.load(p).get("inputs") == f)}
+    started = time.perf_counter()
+    if todo and use_ray:
+        import ray
+
+        from curate.ray_runtime import init_ray
+
+        init_ray(address, workers)
+        gpus = 1 if config.mimi_weights and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(process_part)
+        ray.get([task.remote(p, f, str(out), config) for p, f in sorted(todo.items())])
+    else:
+        for p, f in sorted(todo.items()):
+            process_part(p, f, str(out), config)
+    return finalize(
+        out, sorted(parts), config, parts_run=len(todo), seconds=time.perf_counter() - started, extra_stats=extra_stats
+    )
+
+
+def finalize(
+    out: Path,
+    part_names: list[str],
+    config: ShardsConfig,
+    parts_run: int,
+    seconds: float,
+    extra_stats: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    ledger = Ledger(out)
+    records = [ledger.load(p) for p in part_names]
+    if "moshi" in config.formats:
+        lines = sorted((m for r in records for m in r["manifest"]), key=lambda m: m["path"])
+        text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in lines)
+        write_bytes_atomic(out / MOSHI_DIR / "manifest.jsonl", text.encode())
+    totals = sum_counters(r["stats"] for r in records)
+    issues = [i for r in records for i in r["issues"]]
+    totals.update(count_issues(issues))
+    frames = totals.get("frames", 0)
+    totals["pad_share"] = round(totals.get("pad_frames", 0) / frames, 6) if frames else None
+    totals["shards"] = [s for r in records for s in r["shards"]]
+    totals["parts"] = len(records)
+    totals["reconciled"] = totals.get("files_in", 0) == totals.get("files_ok", 0) + totals["errors"]
+    totals["config"] = config.to_dict()
+    if extra_stats:
+        totals.update(extra_stats)
+    totals["audio_seconds"] = round(totals.get("audio_seconds", 0.0), 6)
+    write_json_atomic(out / "stats.json", totals)
+    ledger.write_errors(records)
+    # run-specific facts (parts redone, time) stay out of stats.json: it is byte-identical across resumes
+    return {**totals, "parts_run": parts_run, "seconds": round(seconds, 3)}
+
+
+def run_inner_monologue(
+    inputs: list[str],
+    output_dir: str | Path,
+    align_options: dict[str, Any],
+    config: ShardsConfig,
+    address: str | None = None,
+    workers: int | None = None,
+    resume: bool = True,
+) -> dict[str, Any]:
+    """Audio -> `DIR/align` (the align stage, its own ledger and stats) -> shards in DIR. Both stages resume."""
+    from curate.speech.pipeline import AlignConfig, run_align
+
+    config.validate()
+    out = Path(output_dir)
+    align_config = align_config_from(AlignConfig, align_options)
+    align_stats = run_align(inputs, out / "align", align_config, address=address, workers=workers, resume=resume)
+    stats = run_shards([str(out / "align" / ALIGNMENTS_DIR)], out, config, address=address, workers=workers, resume=resume,
+                       extra_stats={"align_stats": "align/stats.json"})  # fmt: skip
+    stats["align"] = {k: v for k, v in align_stats.items() if not isinstance(v, (dict, list))}
+    return stats
+
+
+def align_config_from(cls: Any, options: dict[str, Any]) -> Any:
+    """The align stage's config from the YAML `align` mapping; nested mappings (e.g. `rules`) become their dataclasses."""
+    import dataclasses
+
+    defaults = cls()
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown align options: {', '.join(unknown)}")
+    values = dict(options)
+    for name, value in options.items():
+        default = getattr(defaults, name)
+        if isinstance(value, dict) and dataclasses.is_dataclass(default):
+            values[name] = dataclasses.replace(default, **value)
+    return cls(**values)
+
+
+def shard_paths(output_dir: str | Path) -> list[str]:
+    """The shard files of a finished run, in their deterministic order."""
+    return sorted(str(p) for p in (Path(output_dir) / SHARDS_DIR).glob("part-*.parquet"))
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
