@@ -1,0 +1,282 @@
+"""Recipe: the fuzzy-dedup line classifier, self-supervised by exact line dedup.
+
+Moshi (section 3.2.2): "we train a fastText classifier on duplicates vs. non-duplicates". The
+labels come from the exact line-dedup stage itself:
+
+1. Inputs: WET files (`.warc.wet[.gz]`, expanded like `curate helium` inputs: folders, globs,
+   `*.paths` lists) and/or document files read by `curate.training.readers` (the Parquet outputs
+   of `curate helium` — column `text` — JSONL, ...). Files are grouped into shards as the pipeline
+   does (`--shard-by`, default the CommonCrawl segment in the path; files outside a segment form
+   the shard `all`).
+2. Pass 1 hashes every non-blank line exactly as exact dedup does (`hash_lines` after the `strip`
+   normalization by default) and counts each hash per shard. A line occurring >= 2 times in its
+   shard is `dup`, once is `unique`. With `dedup_documents` (default) a document whose whole text
+   was already seen in the shard is skipped, so mirrored pages do not turn article lines into
+   "duplicates".
+3. Balanced sampling over *distinct* lines (so no line is in both the training and the held-out
+   part): per class the `max_per_class` (shard, line) keys with the smallest seeded hash; both
+   classes cut to the smaller one. Lines shorter than `min_line_length` are not used.
+4. Pass 2 reads the inputs again to fetch the sampled lines' text, as the classifier sees it
+   (`curate.text.fuzzy.model_text`: stripped, lowercased, digits -> 0). A text labelled `dup` in
+   one place and `unique` in another (another shard, or a casing / digit variant) is dropped.
+5. Seeded held-out split, fastText training (`curate.training.common`), optional quantization,
+   held-out precision / recall / F1, the confusion matrix and the ROC AUC of P(dup).
+
+Note on the pipeline's Parquet outputs: after `keep-first` exact dedup each line survives once per
+shard, so few duplicates are left to learn from; train on WET files or on the output of a run with
+`--dedup off`. The recipe refuses to train when a class is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from curate.text.fuzzy import model_text
+from curate.text.hashing import hash_lines
+from curate.text.normalize import get_normalizer
+from curate.training.cards import write_model_card
+from curate.training.common import (
+    SALT_SAMPLE,
+    FastTextParams,
+    classification_report,
+    predict_top_labels,
+    priority_of_hash,
+    roc_auc,
+    sha256_file,
+    split_held_out,
+    train_fasttext,
+)
+from curate.training.readers import ReadStats, read_file
+
+LABELS = ("dup", "unique")
+DEFAULT_MAX_PER_CLASS = 100_000
+DEFAULT_MIN_LINE_LENGTH = 1
+DEFAULT_HELD_OUT = 0.1
+DOCUMENT_SUFFIXES = (
+    ".parquet",
+    ".jsonl",
+    ".jsonl.gz",
+    ".jsonl.zst",
+    ".json",
+    ".json.gz",
+    ".ndjson",
+    ".csv",
+    ".tsv",
+    ".csv.gz",
+    ".tsv.gz",
+    ".txt",
+)
+
+
+@dataclass
+class PassStats:
+    files: int = 0
+    documents: int = 0
+    duplicate_documents_skipped: int = 0
+    read_errors: int = 0
+    lines: int = 0
+    per_shard: dict[str, int] = field(default_factory=dict)
+
+
+def _is_wet(path: str) -> bool:
+    from curate.io.inputs import WET_SUFFIXES
+
+    return path.lower().endswith(WET_SUFFIXES)
+
+
+def expand_training_inputs(inputs: Sequence[str]) -> list[str]:
+    """WET inputs as `curate helium` expands them, plus document files (Parquet, JSONL, ...)."""
+    from curate.io.inputs import WET_SUFFIXES, expand_inputs
+
+    return expand_inputs(list(inputs), suffixes=WET_SUFFIXES + DOCUMENT_SUFFIXES)
+
+
+def _documents(path: str, stats: PassStats, text_field: str | None) -> Iterator[str]:
+    if _is_wet(path):
+        from curate.io.wet import WetDocument, read_wet
+
+        for item in read_wet(path):
+            if isinstance(item, WetDocument):
+                yield item.text
+            elif getattr(item, "severity", "error") == "error":
+                stats.read_errors += 1
+    else:
+        yield from read_file(path, text_field, ReadStats(), layout=False)
+
+
+def _shard_lines(
+    paths: list[str], stats: PassStats, normalize, dedup_documents: bool, text_field: str | None
+) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    """(lines, hashes uint64[n, 2], blank bool[n]) for every used document of one shard, in order."""
+    seen_docs: set[int] = set()
+    for path in paths:
+        stats.files += 1
+        for text in _documents(path, stats, text_field):
+            if dedup_documents:
+                key = xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+                if key in seen_docs:
+                    stats.duplicate_documents_skipped += 1
+                    continue
+                seen_docs.add(key)
+            stats.documents += 1
+            lines = text.split("\n")
+            hashes, blank = hash_lines(lines, normalize)
+            stats.lines += int((~blank).sum())
+            yield lines, hashes, blank
+
+
+def train_dedup_classifier(
+    inputs: Sequence[str],
+    output: str | Path,
+    *,
+    shard_by: str = "segment",
+    normalization: str = "strip",
+    max_per_class: int = DEFAULT_MAX_PER_CLASS,
+    min_line_length: int = DEFAULT_MIN_LINE_LENGTH,
+    held_out: float = DEFAULT_HELD_OUT,
+    dedup_documents: bool = True,
+    text_field: str | None = None,
+    command: str | None = None,
+    **params: Any,
+) -> dict:
+    """Train the dup / unique line classifier; save it to `output` and its model card next to it.
+
+    `params`: FastTextParams fields (epoch, lr, dim, word_ngrams, minn, maxn, bucket, seed,
+    quantize, ...). Returns the model card (a dict, also written as JSON + Markdown).
+    """
+    from curate.io.inputs import group_into_shards
+
+    output = Path(output)
+    ft = FastTextParams(**({"minn": 2, "maxn": 5} | params))
+    ft.validate()
+    normalize = get_normalizer(normalization)
+    paths = expand_training_inputs(inputs)
+    if not paths:
+        raise ValueError(f"no WET or document files found in {list(inputs)}")
+    shards = group_into_shards(paths, shard_by)
+
+    # pass 1: count every distinct line per shard
+    first = PassStats()
+    keys_per_shard: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for shard, files in shards.items():
+        chunks = []
+        for lines, hashes, blank in _shard_lines(files, first, normalize, dedup_documents, text_field):
+            usable = ~blank
+            if min_line_length > 1:
+                usable &= np.fromiter((len(normalize(x)) >= min_line_length for x in lines), dtype=bool, count=len(lines))
+            chunks.append(hashes[~blank & usable])
+        all_hashes = np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.uint64)
+        unique, counts = np.unique(all_hashes, axis=0, return_counts=True)
+        keys_per_shard[shard] = (unique, counts)
+        first.per_shard[shard] = int(len(all_hashes))
+
+    # balanced bottom-k sample of distinct (shard, line) keys per class
+    candidates: dict[str, list[tuple[int, str, int, int]]] = {"dup": [], "unique": []}
+    for shard, (unique, counts) in keys_per_shard.items():
+        for (h0, h1), count in zip(unique.tolist(), counts.tolist()):
+            h = int(h0) | (int(h1) << 64)
+            label = "dup" if count >= 2 else "unique"
+            candidates[label].append((priority_of_hash(h, ft.seed, SALT_SAMPLE), shard, int(h0), int(h1)))
+    distinct = {label: len(c) for label, c in candidates.items()}
+    if not distinct["dup"] or not distinct["unique"]:
+        raise ValueError(f"cannot train: distinct lines per class {distinct} (need both dup and unique lines)")
+    k = min(max_per_class, distinct["dup"], distinct["unique"])
+    wanted: dict[tuple[str, int, int], str] = {}
+    for label, items in candidates.items():
+        items.sort()
+        for _, shard, h0, h1 in items[:k]:
+            wanted[(shard, h0, h1)] = label
+    del candidates
+
+    # pass 2: the text of every sampled line (first occurrence)
+    second = PassStats()
+    texts: dict[tuple[str, int, int], str] = {}
+    for shard, files in shards.items():
+        for lines, hashes, blank in _shard_lines(files, second, normalize, dedup_documents, text_field):
+            for i in np.flatnonzero(~blank):
+                key = (shard, int(hashes[i, 0]), int(hashes[i, 1]))
+                if key in wanted and key not in texts:
+                    texts[key] = model_text(lines[i])
+    by_text: dict[str, set[str]] = {}
+    for key, text in texts.items():
+        by_text.setdefault(text, set()).add(wanted[key])
+    conflicting = {t for t, labels in by_text.items() if len(labels) > 1}
+    examples: dict[str, list[str]] = {label: [] for label in LABELS}
+    for text, labels in by_text.items():
+        if text and text not in conflicting:
+            examples[next(iter(labels))].append(text)
+    k2 = min(len(v) for v in examples.values())
+    train: dict[str, list[str]] = {}
+    held: dict[str, list[str]] = {}
+    for label in LABELS:
+        ranked = sorted(
+            examples[label], key=lambda t: (xxhash.xxh3_64_intdigest(t.encode("utf-8", "surrogatepass"), seed=ft.seed), t)
+        )
+        train[label], held[label] = split_held_out(ranked[:k2], held_out, ft.seed)
+    model = train_fasttext(train, ft, output)
+
+    true = [label for label in LABELS for _ in held[label]]
+    held_texts = [t for label in LABELS for t in held[label]]
+    report = classification_report(true, predict_top_labels(model, held_texts), list(LABELS))
+    if held_texts:
+        from curate.steps.classifiers import predict_label_probability
+
+        p_dup = predict_label_probability(model, held_texts, "dup", [lab.removeprefix("__label__") for lab in model.get_labels()])
+        report.extra["roc_auc_p_dup"] = round(roc_auc(p_dup, np.array(true) == "dup"), 4)
+        report.extra["dup_like_rate_dup_at_0.5"] = round(float((p_dup[np.array(true) == "dup"] >= 0.5).mean()), 4)
+        report.extra["dup_like_rate_unique_at_0.5"] = round(float((p_dup[np.array(true) == "unique"] >= 0.5).mean()), 4)
+
+    card: dict[str, Any] = {
+        "kind": "dedup-classifier",
+        "title": "Fuzzy-dedup line classifier (fastText, dup vs unique)",
+        "description": (
+            "Line-level classifier trained on labels from exact line dedup: `dup` = the line occurs >= 2 times in its "
+            "shard, `unique` = once. The pipeline removes runs of >= 3 consecutive lines with P(dup) >= threshold."
+        ),
+        "model": str(output),
+        "model_bytes": output.stat().st_size,
+        "model_sha256": sha256_file(output),
+        "labels": list(LABELS),
+        "notes": [
+            f"line hash normalization: {normalization}; shards by {shard_by}: {len(shards)}",
+            f"duplicate documents skipped before counting: {dedup_documents}",
+            f"distinct lines sampled per class: {k}; {len(conflicting)} texts labelled dup in one shard and unique in another were dropped",
+        ],
+        "command": command,
+        "data": {
+            "per_class": {
+                label: {
+                    "distinct_lines": distinct[label],
+                    "sampled": len(examples[label]),
+                    "train": len(train[label]),
+                    "held_out": len(held[label]),
+                }
+                for label in LABELS
+            },
+            "inputs": list(inputs),
+            "files": first.files,
+            "shards": {shard: len(files) for shard, files in shards.items()},
+            "documents": first.documents,
+            "duplicate_documents_skipped": first.duplicate_documents_skipped,
+            "read_errors": first.read_errors,
+            "non_blank_lines": first.lines,
+        },
+        "parameters": {
+            **asdict(ft),
+            "max_per_class": max_per_class,
+            "min_line_length": min_line_length,
+            "held_out_fraction": held_out,
+            "normalization": normalization,
+            "shard_by": shard_by,
+            "dedup_documents": dedup_documents,
+        },
+        "held_out": report.to_dict(),
+    }
+    write_model_card(output, card)
+    return card
