@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CURATE := $(VENV)/bin/curate
 
-.PHONY: install install-all models demo test bench lint clean
+.PHONY: install install-all models browser demo test bench lint clean
 
 $(VENV)/.stamp-core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ models: $(VENV)/.stamp-core
 demo: install models
 	$(CURATE) demo --output demo-output
 
-test: install-all models
+# headless Chromium for the report page test (Debian package; the test skips without it)
+browser:
+	-@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the report page test will skip"
+
+test: install-all models browser
 	$(PY) -m pytest -q
 
 bench: install-all models

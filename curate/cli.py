@@ -35,7 +35,7 @@ def _register() -> None:
     from curate import helium_cli
 
     helium_cli.register(app, train_app)
-    for module_name in ("curate.training.cli", "curate.speech.cli", "curate.shards.cli"):
+    for module_name in ("curate.training.cli", "curate.speech.cli", "curate.shards.cli", "curate.report_cli"):
         module = __import__(module_name, fromlist=["register"])
         module.register(app, train_app)
 

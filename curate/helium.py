@@ -40,7 +40,7 @@ from datatrove.data import Document
 
 from curate.config import HeliumConfig
 from curate.io.atomic import clean_temporaries, write_json_atomic
-from curate.io.inputs import WET_SUFFIXES, expand_inputs, group_into_shards
+from curate.io.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
 from curate.io.parquet import ParquetStream, build_schema
 from curate.io.wet import WetDocument, read_wet
 from curate.ledger import Ledger, count_issues, sum_counters
@@ -92,7 +92,7 @@ def plan_parts(paths: list[str], shard_by: str) -> dict[str, list[Part]]:
     shards = group_into_shards(paths, shard_by)
     return {
         shard: [
-            Part(_stem(p) if stems[_stem(p)] == 1 else f"{_stem(p)}-{xxhash.xxh64_hexdigest(p)[:8]}", p, shard)
+            Part(_stem(p) if stems[_stem(p)] == 1 else f"{_stem(p)}-{xxhash.xxh64_hexdigest(printable_path(p))[:8]}", p, shard)
             for p in files
         ]
         for shard, files in shards.items()
@@ -151,7 +151,7 @@ class ShardReaderCore:
         for part in self.parts:
             skip = part.name in self.done
             chunk = Chunk(part, 0, False)
-            for item in read_wet(part.source):
+            for item in read_wet(part.source, printable_path(part.source)):
                 if isinstance(item, Issue):
                     chunk.issues.append(item.to_dict())
                     continue
@@ -277,7 +277,7 @@ class PartWriter:
         issue_counts = count_issues(self.issues)
         return {
             "part": self.part.name,
-            "source": self.part.source,
+            "source": printable_path(self.part.source),
             "shard": self.part.shard,
             "documents": {
                 "in": self.counts["in"] + issue_counts["errors"],
@@ -583,7 +583,7 @@ class _Scheduler:
         reader.holding = name
 
     def run(self) -> dict[str, str]:
-        while self.waiting or self.readers or self.work:
+        while self.waiting or self.readers or self.work or any(st.submitted < len(st.chunks) for st in self.parts.values()):
             while self.waiting and len(self.readers) < self.max_readers:
                 self._start_reader(self.waiting.pop(0))
             self._dispatch()

@@ -126,9 +126,11 @@ def demo(
     then runs the Helium pipeline on local Ray and prints where the outputs and the summary are."""
     from curate.demo import run_demo
     from curate.helium import write_summary_text
+    from curate.report import write_report
 
     stats = run_demo(output, workers)
     console.print(write_summary_text(stats))
+    console.print(f"report:       {write_report(output / 'helium')}")
     console.print(
         f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
         f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}"

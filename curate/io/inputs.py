@@ -83,3 +83,8 @@ def group_into_shards(paths: list[str], shard_by: str = "segment") -> dict[str, 
     else:
         raise ValueError(f"unknown --shard-by {shard_by!r}: segment, files:N or all")
     return dict(sorted(shards.items()))
+
+
+def printable_path(path: str) -> str:
+    """A path as text that always encodes to UTF-8 (undecodable file-name bytes become \\xNN)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

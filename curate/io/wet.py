@@ -131,8 +131,9 @@ def _iterate(
                 yield from _warnings_from_stderr(captured.getvalue(), source, index)
                 captured.seek(0)
                 captured.truncate()
-    if iterator.truncated_member:
-        last = state["index"] - 1
+    if iterator.truncated_member and (state["index"] > 0 or _position(stream) > 0):  # an empty file loses nothing
+        produced = "last_known_type" in state  # the cut record was returned by warcio (possibly with cut headers)
+        last = max(skip, state["index"] - 1) if produced else state["index"]
         if state.get("last_known_type", 0):
             # the last record was read (a full document was yielded, or the clipped payload was
             # reported as truncated_record, or it was not a WET record): nothing more is lost
@@ -140,6 +141,13 @@ def _iterate(
         else:
             reason = "file ends inside a gzip member: the last record's headers are cut, the record is lost"
             yield Issue(source, "truncated_gzip", reason, "error", last, state["offset"])
+
+
+def _position(stream: IO[bytes]) -> int:
+    try:
+        return stream.tell()
+    except (OSError, ValueError):
+        return 1
 
 
 def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Issue]:
