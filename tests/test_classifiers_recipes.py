@@ -105,3 +105,26 @@ def test_cli_trains_from_a_recipe(tmp_path):
         app, ["train", "quality-classifier", "--category", "wiki=/nonexistent", "--output", str(tmp_path / "q.bin")]
     )
     assert result.exit_code != 0
+
+
+def test_fasttext_training_is_repeatable_in_one_process(tmp_path):
+    """fastText (this build) reads uninitialised heap memory while training: in a long-lived
+    process repeated calls gave different models or "Encountered NaN". Training runs in a child
+    process with a zero-filling heap; the same call must give the same bytes, even wordNgrams=1."""
+    import hashlib
+
+    from curate.training.common import train_fasttext_file
+
+    data = tmp_path / "toy.txt"
+    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    rows = [f"__label__a menu item {w}" for w in words] + [f"__label__b the article says {w}" for w in words]
+    data.write_text("\n".join(rows * 20) + "\n")
+    digests = set()
+    for i in range(4):
+        junk = [bytearray(b"\x7f" * n) for n in (200, 2_000, 40_000, 300_000)]  # dirty this process's heap
+        del junk
+        out = tmp_path / f"m{i}.bin"
+        kwargs = {"epoch": 5, "lr": 0.5, "wordNgrams": 1, "dim": 8, "thread": 1, "seed": 0, "verbose": 0}
+        train_fasttext_file(data, out, kwargs)
+        digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert len(digests) == 1

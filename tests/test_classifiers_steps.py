@@ -28,19 +28,14 @@ from tests.conftest import shared_path
 
 
 def _train_toy(name: str, rows: list[tuple[str, str]]) -> str:
-    import fasttext
+    from curate.training.common import train_fasttext_file
 
     folder = workdir("toy")
     data = folder / f"{name}.txt"
     data.write_text("".join(f"__label__{label} {text}\n" for label, text in rows * 20))
-    from curate.training.common import zero_filled_heap
-
-    with zero_filled_heap():
-        model = fasttext.train_supervised(
-            input=str(data), epoch=25, lr=0.5, wordNgrams=2, dim=8, bucket=1000, thread=1, seed=0, verbose=0
-        )
     path = folder / f"{name}.bin"
-    model.save_model(str(path))
+    kwargs = {"epoch": 25, "lr": 0.5, "wordNgrams": 2, "dim": 8, "bucket": 1000, "thread": 1, "seed": 0, "verbose": 0}
+    train_fasttext_file(data, path, kwargs)
     return str(path)
 
 

@@ -26,6 +26,8 @@ actors, and each actor loads each model once and keeps it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import ClassVar
 
@@ -35,7 +37,7 @@ from datatrove.data import Document
 
 from curate.fasttext_model import LABEL_PREFIX, load_fasttext, model_labels
 from curate.steps.base import DocumentStep, drop
-from curate.text.fuzzy import DEFAULT_MIN_BLOCK, DEFAULT_THRESHOLD, block_mask, model_text
+from curate.text.fuzzy import DEFAULT_MIN_BLOCK, DEFAULT_THRESHOLD, block_mask, model_texts
 from curate.text.quality import (
     DEFAULT_QUALITY_THRESHOLD,
     QUALITY_LABELS,
@@ -69,33 +71,39 @@ def predict_label_probability(model, texts: list[str], label: str, labels: Seque
     target = LABEL_PREFIX + label
     if len(labels) == 2:
         top, probs = _safe_predict(model, texts, 1)
-        p = np.fromiter((ps[0] if len(ps) else 0.5 for ps in probs), dtype=np.float32, count=len(texts))
-        is_target = np.fromiter((bool(ls) and ls[0] == target for ls in top), dtype=bool, count=len(texts))
+        if all(len(ls) == 1 for ls in top):  # k=1: one (label, p) per line; C-level loops below
+            p = np.concatenate(probs).astype(np.float32, copy=False)
+            is_target = np.fromiter(map(target.__eq__, map(itemgetter(0), top)), dtype=bool, count=len(texts))
+        else:
+            p = np.fromiter((ps[0] if len(ps) else 0.5 for ps in probs), dtype=np.float32, count=len(texts))
+            is_target = np.fromiter((bool(ls) and ls[0] == target for ls in top), dtype=bool, count=len(texts))
         np.clip(p, 0.0, 1.0, out=p)
         return np.where(is_target, p, 1.0 - p).astype(np.float32)
-    predicted, probs = _safe_predict(model, texts, -1)
-    for i, (labs, ps) in enumerate(zip(predicted, probs)):
-        for lab, p in zip(labs, ps):
-            if lab == target:
-                out[i] = min(float(p), 1.0)
-                break
-    return out
+    return predict_label_matrix(model, texts, [label])[:, 0]
 
 
 def predict_label_matrix(model, texts: list[str], labels: Sequence[str]) -> np.ndarray:
-    """Probabilities of all `labels` per text: float32[n, len(labels)] (0 for unknown labels)."""
+    """Probabilities of all `labels` per text: float32[n, len(labels)] (0 for unknown labels).
+
+    Vectorized: fastText returns every label of every line sorted by probability; the (line,
+    label) pairs are flattened and scattered into the matrix in one numpy assignment."""
     out = np.zeros((len(texts), len(labels)), dtype=np.float32)
     if not texts:
         return out
     column = {LABEL_PREFIX + label: j for j, label in enumerate(labels)}
     predicted, probs = _safe_predict(model, texts, -1)
-    get = column.get
-    for i, (labs, ps) in enumerate(zip(predicted, probs)):
-        row = out[i]
-        for lab, p in zip(labs, ps):
-            j = get(lab)
-            if j is not None:
-                row[j] = p
+    counts = np.fromiter(map(len, predicted), dtype=np.int64, count=len(predicted))
+    flat_labels = list(chain.from_iterable(predicted))
+    if not flat_labels:
+        return out
+    if set(model.get_labels()) <= column.keys():  # the usual case: one C-level lookup of every pair
+        cols = np.array(itemgetter(*flat_labels)(column) if len(flat_labels) > 1 else [column[flat_labels[0]]], dtype=np.int64)
+    else:
+        cols = np.fromiter((column.get(lab, -1) for lab in flat_labels), dtype=np.int64, count=len(flat_labels))
+    flat_probs = np.concatenate(probs).astype(np.float32, copy=False) if len(probs) else np.zeros(0, np.float32)
+    rows = np.repeat(np.arange(len(texts)), counts)
+    known = cols >= 0
+    out[rows[known], cols[known]] = flat_probs[known]
     np.clip(out, 0.0, 1.0, out=out)
     return out
 
@@ -154,7 +162,7 @@ class FuzzyLineDedup(DocumentStep):
 
     def process_batch(self, docs: list[Document]) -> None:
         all_lines, nonblank_idx, texts = _split_batch(docs)
-        dup_like = self.p_dup([model_text(t) for t in texts]) >= self.threshold
+        dup_like = self.p_dup(model_texts(texts)) >= self.threshold
         offset = 0
         for doc, lines, idx in zip(docs, all_lines, nonblank_idx):
             flags = dup_like[offset : offset + len(idx)]

@@ -40,6 +40,29 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def _source(item: Any) -> str:
+    if isinstance(item, dict) and "path" in item:
+        return f"`{item['path']}`" + (f" (field `{item['text_field']}`)" if item.get("text_field") else "")
+    return f"`{item}`"
+
+
+def _render_item(key: str, value: Any) -> list[str]:
+    """A data entry as Markdown: scalars inline, lists and mappings of paths as nested bullets."""
+    if isinstance(value, list):
+        if not value:
+            return [f"- {key}: none"]
+        return [f"- {key}:"] + [f"  - {_source(v)}" for v in value]
+    if isinstance(value, dict):
+        out = [f"- {key}:"]
+        for name, inner in value.items():
+            if isinstance(inner, list):
+                out.append(f"  - {name}: " + ", ".join(_source(v) for v in inner))
+            else:
+                out.append(f"  - {name}: {_fmt(inner)}")
+        return out
+    return [f"- {key}: {_fmt(value)}"]
+
+
 def render_markdown(card: dict) -> str:
     lines = [f"# Model card: {card.get('title', card.get('kind', 'model'))}", ""]
     if card.get("description"):
@@ -55,13 +78,15 @@ def render_markdown(card: dict) -> str:
     data = card.get("data", {})
     if data.get("per_class"):
         rows = data["per_class"]
-        columns = sorted({k for row in rows.values() for k in row})
+        columns = list(dict.fromkeys(k for row in rows.values() for k in row))
         lines += ["", "## Data", "", "| class | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
         for name, row in rows.items():
             lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
     other = {k: v for k, v in data.items() if k != "per_class"}
     if other:
-        lines += [""] + [f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in other.items()]
+        lines.append("")
+        for key, value in other.items():
+            lines += _render_item(key, value)
     params = card.get("parameters", {})
     if params:
         lines += ["", "## Parameters", "", "| parameter | value |", "|---|---|"]

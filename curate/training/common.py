@@ -7,13 +7,14 @@ read order or of Python's hash randomisation —
 - which sampled lines are held out: the same kind of hash (with another salt) below a cut-off;
 - the order of the training file: sorted by a third seeded hash;
 - fastText itself: `thread=1` and its `seed` argument (multi-threaded Hogwild training is not
-  deterministic), and `zero_filled_heap()` around training: the fastText build we use (the
-  numpy-2 wheel of 0.9.2) reads heap memory it never initialised while training. Fresh pages are
-  zero, recycled heap memory is not, so the same call gave a different model on every run in a
-  long-lived process, and — when the garbage was large — "Encountered NaN" (the intermittent NaN
-  the issue saw with `wordNgrams=1`). glibc's `M_PERTURB` option makes every allocation start
-  zeroed while training runs, which restores determinism and removes the NaNs (checked: 15 of 15
-  identical models, where without it 13 of 15 runs differed and 2 failed).
+  deterministic), in a fresh child process whose heap hands out zeroed memory. The fastText build
+  we use (the numpy-2 wheel of 0.9.2) reads heap memory it never initialised while training:
+  fresh pages are zero, recycled heap memory is not, so in a long-lived process the same call
+  gave a different model almost every time (13 distinct models in 15 calls) and, when the garbage
+  was large, "Encountered NaN" (the intermittent NaN the issue saw with `wordNgrams=1`). The child
+  runs with `MALLOC_PERTURB_=255` (glibc fills every new block with zeros) and the thread cache
+  off (`glibc.malloc.tcache_count=0`: small blocks served from it skip the fill), and sets
+  `M_PERTURB` again through `mallopt`: identical models, no NaN.
 So the same inputs and parameters give the same training file, the same model and the same
 model-card numbers.
 """
@@ -24,7 +25,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -155,33 +160,68 @@ def zero_filled_heap():
             mallopt(_M_PERTURB, 0)
 
 
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["MALLOC_PERTURB_"] = "255"  # every malloc'd block starts as zeros (complement of 0xff)
+    tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and not t.startswith("glibc.malloc.tcache_count=")]
+    env["GLIBC_TUNABLES"] = ":".join([*tunables, "glibc.malloc.tcache_count=0"])  # small blocks too (tcache skips perturb)
+    return env
+
+
+def train_fasttext_file(train_file: Path, output: Path, kwargs: dict, quantize: dict | None = None) -> None:
+    """`fasttext.train_supervised` (+ `quantize`) on a training file, saved atomically to `output`,
+    run in a fresh child process whose heap hands out zeroed memory (see the module docstring)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(output) as tmp_out:
+        job = json.dumps({"input": str(train_file), "output": str(tmp_out), "kwargs": kwargs, "quantize": quantize})
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from curate.training.common import _child_main; _child_main(sys.argv[1])", job],
+            env=_child_env(),
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            message = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"fastText training failed: {message}")
+    from curate.fasttext_model import load_fasttext
+
+    load_fasttext.cache_clear()  # a model saved again under a cached path must not be served stale
+
+
+def _child_main(job_json: str) -> None:
+    import fasttext
+
+    job = json.loads(job_json)
+    with zero_filled_heap():
+        model = fasttext.train_supervised(input=job["input"], **job["kwargs"])
+        if job["quantize"]:
+            model.quantize(input=job["input"], **job["quantize"])
+    model.save_model(job["output"])
+
+
 def train_fasttext(examples: dict[str, list[str]], params: FastTextParams, output: Path, workdir: Path | None = None):
-    """Train on `examples` (label -> texts), save to `output` (.bin, or .ftz when quantized).
-    Returns the trained model object (quantized when asked)."""
+    """Train on `examples` (label -> texts), save to `output` (.bin, or .ftz when quantized) and
+    return the saved model, loaded."""
     import fasttext
 
     from curate.fasttext_model import _silence_fasttext_warnings
 
     params.validate()
     _silence_fasttext_warnings()
-    output.parent.mkdir(parents=True, exist_ok=True)
+    quantize = None
+    if params.quantize:
+        quantize = {
+            "retrain": False,
+            "qnorm": True,
+            "cutoff": params.quantize_cutoff,
+            "dsub": params.quantize_dsub,
+            "thread": params.threads,
+        }
     with tempfile.TemporaryDirectory(dir=workdir, prefix="curate-train-") as tmp:
         train_file = Path(tmp) / "train.txt"
         write_training_file(examples, train_file, params.seed)
-        with zero_filled_heap():
-            model = fasttext.train_supervised(input=str(train_file), **params.fasttext_kwargs())
-            if params.quantize:
-                model.quantize(
-                    input=str(train_file),
-                    retrain=False,
-                    qnorm=True,
-                    cutoff=params.quantize_cutoff,
-                    dsub=params.quantize_dsub,
-                    thread=params.threads,
-                )
-        with atomic_path(output) as tmp_out:
-            model.save_model(str(tmp_out))
-    return model
+        train_fasttext_file(train_file, output, params.fasttext_kwargs(), quantize)
+    return fasttext.load_model(str(output))
 
 
 # --------------------------------------------------------------------------- metrics

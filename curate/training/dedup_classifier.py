@@ -246,7 +246,9 @@ def train_dedup_classifier(
         "notes": [
             f"line hash normalization: {normalization}; shards by {shard_by}: {len(shards)}",
             f"duplicate documents skipped before counting: {dedup_documents}",
-            f"distinct lines sampled per class: {k}; {len(conflicting)} texts labelled dup in one shard and unique in another were dropped",
+            f"distinct lines drawn per class: {k}; after folding them to the model's text (lowercase, digits -> 0) "
+            f"{len(conflicting)} texts that were dup in one place and unique in another were dropped, and both classes cut "
+            f"to the smaller one ({k2})",
         ],
         "command": command,
         "data": {
