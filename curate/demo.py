@@ -119,13 +119,46 @@ def build_sample_wet(folder: Path, n_files: int = 3, pages_per_file: int = 80, s
     ]
 
 
+def write_quality_sources(folder: Path, n_lines: int = 3000, seed: int = 1) -> dict[str, list[str]]:
+    """Line sources of the demo's two quality categories: `wiki` (article prose) and `rand` (web
+    boilerplate). The other categories have no demo data: their scores stay 0."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    wiki = [
+        f"{rng.choice(SUBJECTS)} {rng.choice(PREDICATES)} {rng.choice(CONTEXTS)}, {rng.choice(CONTEXTS)}." for _ in range(n_lines)
+    ]
+    boilerplate = [line for header, footer in SITES.values() for line in (*header, *footer)]
+    rand = [rng.choice(boilerplate) if rng.random() < 0.4 else rng.choice(_varying_footer(rng)) for _ in range(n_lines)]
+    (folder / "wiki.txt").write_text("\n".join(wiki) + "\n")
+    (folder / "rand.txt").write_text("\n".join(rand) + "\n")
+    return {"wiki": [str(folder / "wiki.txt")], "rand": [str(folder / "rand.txt")]}
+
+
 def run_demo(output: Path, workers: int | None = None) -> dict:
-    """Sample WET -> Helium pipeline on local Ray. Returns the pipeline stats."""
+    """The whole text chain on the built-in sample, closing the loop to the speech side's tokenizer:
+
+    sample WET -> train the dedup classifier on it -> train a (2-category) quality classifier ->
+    Helium pipeline with exact + fuzzy dedup, language ID and quality on local Ray -> train a small
+    SentencePiece tokenizer on the corpus. Returns the pipeline stats.
+    """
     from curate.config import HeliumConfig
     from curate.helium import run_helium
+    from curate.training.dedup_classifier import train_dedup_classifier
+    from curate.training.quality_classifier import train_quality_classifier
+    from curate.training.tokenizer import train_tokenizer
 
     output = Path(output)
-    inputs = build_sample_wet(output / "input")
-    corpus = output / "helium"
-    config = HeliumConfig(keep_rejected=True)
-    return run_helium([str(p) for p in inputs], corpus, config, workers=workers, resume=False)
+    inputs = [str(p) for p in build_sample_wet(output / "input")]
+    models = output / "models"
+    train_dedup_classifier(inputs, models / "dedup.bin", epoch=10)
+    train_quality_classifier(write_quality_sources(output / "quality-sources"), models / "quality.bin", languages=None)
+    config = HeliumConfig(
+        keep_rejected=True,
+        fuzzy=True,
+        dedup_model=str(models / "dedup.bin"),
+        quality=True,
+        quality_model=str(models / "quality.bin"),
+    )
+    stats = run_helium(inputs, output / "helium", config, workers=workers, resume=False)
+    train_tokenizer([str(output / "helium" / "documents")], models / "tokenizer.model", vocab_size=400)
+    return stats

@@ -133,7 +133,8 @@ def demo(
     console.print(f"report:       {write_report(output / 'helium')}")
     console.print(
         f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
-        f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}"
+        f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}\n"
+        f"models:       {output / 'models'} (dedup.bin, quality.bin with model cards; tokenizer.model)"
     )
 
 
