@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CURATE := $(VENV)/bin/curate
 
-.PHONY: install install-all models browser demo test bench lint clean
+.PHONY: install install-all models browser whisperx demo test bench lint clean
 
 $(VENV)/.stamp-core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,18 @@ $(VENV)/.stamp-core: pyproject.toml
 $(VENV)/.stamp-all: pyproject.toml $(VENV)/.stamp-core
 	$(PIP) install --quiet -e ".[dev,audio]"
 	touch $@
+
+# The WhisperX backend lives in its own environment (torch is heavy; the text pipeline stays light).
+WXVENV := build/venv-whisperx
+$(WXVENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(WXVENV)
+	$(WXVENV)/bin/pip install --quiet --upgrade pip
+	$(WXVENV)/bin/pip install --quiet torch==2.9.1 "torchaudio==2.9.*"
+	$(WXVENV)/bin/pip install --quiet --no-deps whisperx==3.8.6
+	$(WXVENV)/bin/pip install --quiet -e ".[dev,audio,whisperx]"
+	touch $@
+
+whisperx: $(WXVENV)/.stamp
 
 install: $(VENV)/.stamp-core
 install-all: $(VENV)/.stamp-all
@@ -30,8 +42,9 @@ demo: install models
 browser:
 	-@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the report page test will skip"
 
-test: install-all models browser
+test: install-all models browser whisperx
 	$(PY) -m pytest -q
+	$(WXVENV)/bin/python -m pytest -q tests/test_speech_whisperx.py
 
 bench: install-all models
 	$(PY) -m bench.run_all

