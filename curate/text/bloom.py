@@ -35,14 +35,17 @@ def optimal_bloom_parameters(expected_items: int, fp_rate: float) -> tuple[int, 
     return m, k
 
 
-def _first_occurrence(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row: index of its first equal row in the batch; and the boolean 'is first' mask."""
-    if len(hashes) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    _, first_index, inverse = np.unique(hashes, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    first_of_row = first_index[inverse]
-    return first_of_row, first_of_row == np.arange(len(hashes))
+def _first_occurrence(hashes: np.ndarray) -> np.ndarray:
+    """Mask of rows that are the first of their value in the batch.
+
+    Keyed on the first 64-bit half only: a 1-D `np.unique` is ~7x faster than one over rows, and two
+    different lines of one document sharing 64 hash bits (odds ~2^-64 per pair) is not a concern.
+    """
+    is_first = np.zeros(len(hashes), dtype=bool)
+    if len(hashes):
+        _, first_index = np.unique(hashes[:, 0], return_index=True)
+        is_first[first_index] = True
+    return is_first
 
 
 class BloomFilter:
@@ -92,7 +95,7 @@ class BloomFilter:
     def check_and_add(self, hashes: np.ndarray) -> np.ndarray:
         if len(hashes) == 0:
             return np.zeros(0, dtype=bool)
-        first_of_row, is_first = _first_occurrence(hashes)
+        is_first = _first_occurrence(hashes)
         positions = self._positions(hashes)
         seen = self._test(positions)
         seen |= ~is_first

@@ -23,18 +23,14 @@ def line_hash(normalized: str) -> int:
 def hash_lines(lines: Sequence[str], normalize: Callable[[str], str]) -> tuple[np.ndarray, np.ndarray]:
     """Hash every line; returns (hashes as uint64[n, 2], blank mask bool[n]).
 
-    A line that normalizes to the empty string is *blank*: it is never a duplicate.
+    A line that normalizes to the empty string is *blank*: it is never a duplicate (its hash is 0).
     """
-    n = len(lines)
-    hashes = np.zeros((n, 2), dtype=np.uint64)
-    blank = np.zeros(n, dtype=bool)
     digest = xxhash.xxh3_128_intdigest
-    for i, line in enumerate(lines):
-        norm = normalize(line)
-        if not norm:
-            blank[i] = True
-            continue
-        h = digest(norm.encode("utf-8", "surrogatepass"))
-        hashes[i, 0] = h & _MASK64
-        hashes[i, 1] = h >> 64
+    normalized = [normalize(line) for line in lines]
+    n = len(normalized)
+    blank = np.fromiter((not text for text in normalized), dtype=bool, count=n)
+    digests = [digest(text.encode("utf-8", "surrogatepass")) if text else 0 for text in normalized]
+    hashes = np.empty((n, 2), dtype=np.uint64)
+    hashes[:, 0] = np.fromiter((h & _MASK64 for h in digests), dtype=np.uint64, count=n)
+    hashes[:, 1] = np.fromiter((h >> 64 for h in digests), dtype=np.uint64, count=n)
     return hashes, blank
