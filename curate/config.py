@@ -77,6 +77,10 @@ class HeliumConfig:
         if not 0 <= self.lid_threshold <= 1:
             raise ValueError("--lid-threshold must be in [0, 1]")
         if self.fuzzy and not self.dedup_model:
-            raise ValueError("fuzzy dedup is on but no model is set: pass --dedup-model PATH (train one with `curate train dedup-classifier`)")
+            raise ValueError(
+                "fuzzy dedup is on but no model is set: pass --dedup-model PATH (train one with `curate train dedup-classifier`)"
+            )
         if self.quality and not self.quality_model:
-            raise ValueError("the quality stage is on but no model is set: pass --quality-model PATH (train one with `curate train quality-classifier`)")
+            raise ValueError(
+                "the quality stage is on but no model is set: pass --quality-model PATH (train one with `curate train quality-classifier`)"
+            )

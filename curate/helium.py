@@ -214,7 +214,13 @@ class PartProcessorCore:
         if chunk.index == 0:
             if self.current is not None:
                 self.current.abort()
-            self.current = PartWriter(chunk.part, self.output_dir, self.schema, self.rejected_schema if self.config.keep_rejected else None, self.config.compression)
+            self.current = PartWriter(
+                chunk.part,
+                self.output_dir,
+                self.schema,
+                self.rejected_schema if self.config.keep_rejected else None,
+                self.config.compression,
+            )
         elif self.current is None or self.current.part != chunk.part or self.current.next_index != chunk.index:
             # this actor restarted mid-part (its open files are gone): fail the part; a re-run redoes it
             raise RuntimeError(f"part {chunk.part.name}: chunk {chunk.index} arrived without its predecessors")
@@ -232,18 +238,31 @@ class PartProcessorCore:
 
     @staticmethod
     def _result(chunk: Chunk) -> dict[str, Any]:
-        return {"part": chunk.part.name, "chunk": chunk.index, "last": chunk.last, "bytes_in": chunk.bytes_in,
-                "documents_in": len(chunk.docs), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""}
+        return {
+            "part": chunk.part.name,
+            "chunk": chunk.index,
+            "last": chunk.last,
+            "bytes_in": chunk.bytes_in,
+            "documents_in": len(chunk.docs),
+            "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
+        }
 
 
 class PartWriter:
     """The open output files and counters of one part."""
 
-    def __init__(self, part: Part, output_dir: Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str) -> None:
+    def __init__(
+        self, part: Part, output_dir: Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str
+    ) -> None:
         self.part = part
         self.next_index = 0
         self.kept = ParquetStream(output_dir / "documents" / f"{part.name}.parquet", schema, compression)
-        self.rejected = ParquetStream(output_dir / "rejected" / f"{part.name}.parquet", rejected_schema, compression) if rejected_schema else None
+        self.rejected = (
+            ParquetStream(output_dir / "rejected" / f"{part.name}.parquet", rejected_schema, compression)
+            if rejected_schema
+            else None
+        )
         self.counts: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter()}
         self.lines = Counter({"in": 0, "removed_exact": 0, "removed_fuzzy": 0, "kept_nonblank": 0})
         self.bytes_in = self.bytes_kept = self.invalid_utf8 = 0
@@ -313,7 +332,9 @@ class PartProcessor(PartProcessorCore):
 
 
 def reconcile(documents: dict[str, Any]) -> bool:
-    return documents.get("in", 0) == documents.get("kept", 0) + sum(documents.get("dropped", {}).values()) + documents.get("errors", 0)
+    return documents.get("in", 0) == documents.get("kept", 0) + sum(documents.get("dropped", {}).values()) + documents.get(
+        "errors", 0
+    )
 
 
 def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict[str, Any]:
@@ -411,10 +432,18 @@ def run_helium(
     elapsed = time.monotonic() - started
     write_json_atomic(
         output_dir / "run.json",
-        {"elapsed_s": round(elapsed, 3), "workers": workers, "address": address or os.environ.get("RAY_ADDRESS"), "failures": failures},
+        {
+            "elapsed_s": round(elapsed, 3),
+            "workers": workers,
+            "address": address or os.environ.get("RAY_ADDRESS"),
+            "failures": failures,
+        },
     )
     if failures:
-        raise RuntimeError(f"{len(failures)} part(s) failed (re-run the same command to retry them): " + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())))
+        raise RuntimeError(
+            f"{len(failures)} part(s) failed (re-run the same command to retry them): "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))
+        )
     if not stats["reconciled"]:
         raise ReconciliationError(f"counts do not reconcile, see {output_dir / 'stats.json'}")
     return stats
@@ -456,8 +485,15 @@ class _Scheduler:
 
     MAX_ATTEMPTS = 3
 
-    def __init__(self, shards: dict[str, list[Part]], config: HeliumConfig, output_dir: Path, done: set[str], workers: int,
-                 on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        shards: dict[str, list[Part]],
+        config: HeliumConfig,
+        output_dir: Path,
+        done: set[str],
+        workers: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
         self.shards = shards
         self.config = config
         self.output_dir = output_dir
@@ -624,4 +660,3 @@ def write_summary_text(stats: dict[str, Any]) -> str:
     out.append(f"bytes: in {stats['bytes_in']:,}  kept {stats['bytes_kept']:,}")
     out.append(f"reconciled: {stats['reconciled']}")
     return "\n".join(out)
-

@@ -40,12 +40,16 @@ def apply_overrides(config: HeliumConfig, overrides: dict[str, Any]) -> HeliumCo
 
 def helium(
     inputs: list[str] = typer.Argument(
-        ..., metavar="INPUT...", help="WET files, directories, globs, CommonCrawl *.paths(.gz) lists or fsspec URLs (s3://, https://)."
+        ...,
+        metavar="INPUT...",
+        help="WET files, directories, globs, CommonCrawl *.paths(.gz) lists or fsspec URLs (s3://, https://).",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder: documents/*.parquet, stats.json, errors.jsonl."),
     config_path: Path = typer.Option(DEFAULT_PIPELINE, "--config", help="Pipeline YAML; CLI options override it."),
     workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: CPUs of the local machine)."),
-    address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."),
+    address: str | None = typer.Option(
+        None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."
+    ),
     languages: str | None = typer.Option(None, "--languages", help="Comma-separated languages to keep, e.g. en or en,fr."),
     lid_threshold: float | None = typer.Option(None, "--lid-threshold", help="Minimum language-ID probability [default 0.85]."),
     lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
@@ -54,14 +58,22 @@ def helium(
     normalization: str | None = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
     dedup_mode: str | None = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
     bloom_fp_rate: float | None = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
-    bloom_expected_lines: int | None = typer.Option(None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."),
+    bloom_expected_lines: int | None = typer.Option(
+        None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."
+    ),
     shard_by: str | None = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
     fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.5]."),
     min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [3]."),
-    quality_model: str | None = typer.Option(None, "--quality-model", help="9-category fastText quality model; enables the quality stage."),
-    quality_threshold: float | None = typer.Option(None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."),
-    keep_rejected: bool | None = typer.Option(None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."),
+    quality_model: str | None = typer.Option(
+        None, "--quality-model", help="9-category fastText quality model; enables the quality stage."
+    ),
+    quality_threshold: float | None = typer.Option(
+        None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."
+    ),
+    keep_rejected: bool | None = typer.Option(
+        None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."
+    ),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip parts finished by an earlier run of the same command."),
 ) -> None:
     """Build the Helium text corpus from CommonCrawl WET files: exact line dedup (per shard, bloom filter),
@@ -96,10 +108,17 @@ def helium(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         try:
-            stats = run_helium(inputs, output, config, address=address, workers=workers, resume=resume, on_progress=_progress_reporter(progress))
+            stats = run_helium(
+                inputs, output, config, address=address, workers=workers, resume=resume, on_progress=_progress_reporter(progress)
+            )
         except (ValueError, OSError) as exc:  # bad input, unreadable input or unwritable output
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc

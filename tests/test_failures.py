@@ -26,7 +26,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("failures")
     docs = c4_documents(36)
     for k in range(12):
-        pages = [WetPage(f"https://s.example/{k}/{i}", f"Menu | Home | About\n{docs[(k * 3 + i) % 36]}\nFooter {i % 2}") for i in range(6)]
+        pages = [
+            WetPage(f"https://s.example/{k}/{i}", f"Menu | Home | About\n{docs[(k * 3 + i) % 36]}\nFooter {i % 2}")
+            for i in range(6)
+        ]
         write_wet(root / f"segments/seg-{k % 3}/wet/f-{k:03d}.warc.wet.gz", pages)
     return root
 
@@ -38,7 +41,9 @@ def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory, ray_local:
     return tree_digest(out)
 
 
-def test_killed_processor_is_replaced_and_the_run_completes(ray_local: None, corpus: Path, reference: dict, tmp_path: Path) -> None:
+def test_killed_processor_is_replaced_and_the_run_completes(
+    ray_local: None, corpus: Path, reference: dict, tmp_path: Path
+) -> None:
     killed: list[int] = []
 
     def kill_first_processor(event: str, info: dict) -> None:
@@ -46,7 +51,9 @@ def test_killed_processor_is_replaced_and_the_run_completes(ray_local: None, cor
             killed.append(info["pid"])
             os.kill(info["pid"], signal.SIGKILL)
 
-    stats = run_helium([str(corpus)], tmp_path, HeliumConfig(keep_rejected=True, chunk_bytes=1), workers=2, on_progress=kill_first_processor)
+    stats = run_helium(
+        [str(corpus)], tmp_path, HeliumConfig(keep_rejected=True, chunk_bytes=1), workers=2, on_progress=kill_first_processor
+    )
     assert killed, "a processor was killed mid-part"
     assert stats["reconciled"] and stats["files"] == 12
     assert tree_digest(tmp_path) == reference
@@ -94,8 +101,9 @@ def test_multi_node_cluster_matches_a_local_run(corpus: Path, reference: dict, t
     script.write_text(CLUSTER_SCRIPT)
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": "", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, str(script), str(corpus), str(out), mode], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=420)
+    result = subprocess.run(
+        [sys.executable, str(script), str(corpus), str(out), mode], cwd=REPO, env=env, capture_output=True, text=True, timeout=420
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(Path(str(out) + ".summary.json").read_text())
     assert summary["reconciled"]
@@ -128,7 +136,9 @@ def test_driver_killed_at_several_points_resumes_identically(corpus: Path, refer
         "after the last write, before stats": lambda: parts() == 12,
     }
     for name, reached in points.items():
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         assert _wait_for(reached), f"never reached: {name}"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -148,8 +158,14 @@ def test_unwritable_output_fails_clearly_and_presents_nothing_as_done(corpus: Pa
         out = tmp_path / "ro"
         out.mkdir()
         out.chmod(0o500)
-    result = subprocess.run([sys.executable, "-m", "curate", "helium", str(corpus), "--output", str(out)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "curate", "helium", str(corpus), "--output", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RAY_ADDRESS": ""},
+    )
     assert result.returncode != 0
     assert "error" in result.stderr.lower()
     assert "Traceback" not in result.stderr

@@ -104,7 +104,12 @@ def test_keep_first_planted_shard(ray_local: None, planted_shard: Path, articles
     a0, a1, a2, a3 = articles
     stats = run_helium([str(planted_shard)], tmp_path, HeliumConfig(keep_rejected=True), workers=2)
     docs = read_documents(tmp_path)
-    assert sorted(docs) == ["https://other.example/a3", "https://site.example/a0", "https://site.example/a1", "https://site.example/a2"]
+    assert sorted(docs) == [
+        "https://other.example/a3",
+        "https://site.example/a0",
+        "https://site.example/a1",
+        "https://site.example/a2",
+    ]
     assert docs["https://site.example/a0"]["text"] == "\n".join([*HEADER, *a0, *FOOTER])
     assert docs["https://site.example/a1"]["text"] == "\n".join([*a1, ""])
     assert docs["https://site.example/a2"]["text"] == "\n".join(a2)
@@ -133,7 +138,9 @@ def test_keep_first_planted_shard(ray_local: None, planted_shard: Path, articles
     assert on_disk["documents"] == stats["documents"]
 
 
-def test_drop_all_removes_first_copies_too(ray_local: None, planted_shard: Path, articles: list[list[str]], tmp_path: Path) -> None:
+def test_drop_all_removes_first_copies_too(
+    ray_local: None, planted_shard: Path, articles: list[list[str]], tmp_path: Path
+) -> None:
     a0, a1, a2, a3 = articles
     stats = run_helium([str(planted_shard)], tmp_path, HeliumConfig(dedup="drop-all"), workers=1)
     docs = read_documents(tmp_path)
@@ -172,7 +179,9 @@ def test_resume_is_a_no_op_and_config_changes_are_refused(ray_local: None, plant
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "documents").glob("*.parquet")}
     run_helium([str(planted_shard)], tmp_path, HeliumConfig(), workers=1)
     assert tree_digest(tmp_path) == before
-    assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "documents").glob("*.parquet")}, "finished parts are not redone"
+    assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "documents").glob("*.parquet")}, (
+        "finished parts are not redone"
+    )
     with pytest.raises(ValueError, match="lid_threshold"):
         run_helium([str(planted_shard)], tmp_path, HeliumConfig(lid_threshold=0.5), workers=1)
 
@@ -226,8 +235,23 @@ def test_killed_run_resumes_byte_identical(ray_local: None, tmp_path: Path, arti
 
 
 def test_cli_help_documents_the_contract_options() -> None:
-    result = subprocess.run(_cli("helium", "--help"), cwd=REPO, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        _cli("helium", "--help"), cwd=REPO, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
     assert result.returncode == 0
-    for option in ("--output", "--config", "--workers", "--address", "--languages", "--lid-threshold", "--dedup", "--shard-by",
-                   "--keep-rejected", "--resume", "--no-resume", "--dedup-model", "--quality-model"):
+    for option in (
+        "--output",
+        "--config",
+        "--workers",
+        "--address",
+        "--languages",
+        "--lid-threshold",
+        "--dedup",
+        "--shard-by",
+        "--keep-rejected",
+        "--resume",
+        "--no-resume",
+        "--dedup-model",
+        "--quality-model",
+    ):
         assert option in result.stdout, option

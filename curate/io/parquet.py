@@ -47,7 +47,9 @@ def _value(doc: Document, name: str) -> Any:
 
 
 def documents_table(docs: list[Document], schema: pa.Schema) -> pa.Table:
-    return pa.table({name: pa.array([_value(d, name) for d in docs], type=schema.field(name).type) for name in schema.names}, schema=schema)
+    return pa.table(
+        {name: pa.array([_value(d, name) for d in docs], type=schema.field(name).type) for name in schema.names}, schema=schema
+    )
 
 
 def write_table_atomic(table: pa.Table, path: Path, compression: str = "zstd") -> None:

@@ -109,7 +109,11 @@ def _iterate(
             declared = record.length
             if declared is None or len(payload) < int(declared):
                 # Content-Length is mandatory in WARC: without it the header block itself was cut
-                reason = f"record cut short: {len(payload)} of {declared} bytes" if declared is not None else "record headers cut short"
+                reason = (
+                    f"record cut short: {len(payload)} of {declared} bytes"
+                    if declared is not None
+                    else "record headers cut short"
+                )
                 yield Issue(source, "truncated_record", reason, "error", index, state["offset"])
                 continue
             text, invalid = decode_payload(payload)
@@ -164,14 +168,23 @@ def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Iss
             return
         # whole-file gzip: warcio only reads member by member; stream it through gunzip instead
         recovered = state["index"]
-        yield Issue(source, "non_chunked_gzip", "whole-file gzip; re-read through a streaming gunzip", "warning", recovered, state["offset"])
+        yield Issue(
+            source,
+            "non_chunked_gzip",
+            "whole-file gzip; re-read through a streaming gunzip",
+            "warning",
+            recovered,
+            state["offset"],
+        )
         state = {"index": 0, "offset": 0}
         try:
             with fsspec.open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as fh:
                 yield from _iterate(fh, source, recovered, state, types)
         except Exception as inner:
             index = max(recovered, state["index"])
-            yield Issue(source, "unreadable_stream", _short(inner) + " (offset in uncompressed bytes)", "error", index, state["offset"])
+            yield Issue(
+                source, "unreadable_stream", _short(inner) + " (offset in uncompressed bytes)", "error", index, state["offset"]
+            )
     except Exception as exc:
         yield Issue(source, "unreadable_stream", _short(exc), "error", state["index"], state["offset"])
     finally:

@@ -22,7 +22,9 @@ class LanguageFilter(DocumentStep):
     name = "language id"
     columns: ClassVar[dict[str, pa.DataType]] = {"language": pa.string(), "language_score": pa.float32()}
 
-    def __init__(self, languages: list[str], threshold: float = 0.85, model_path: str | None = None, batch_size: int = 512) -> None:
+    def __init__(
+        self, languages: list[str], threshold: float = 0.85, model_path: str | None = None, batch_size: int = 512
+    ) -> None:
         super().__init__()
         self.languages = frozenset(languages)
         self.threshold = threshold
