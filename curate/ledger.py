@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from curate.io.atomic import write_bytes_atomic, write_json_atomic
+from curate.io.atomic import json_bytes, write_bytes_atomic, write_json_atomic
 
 PARTS_DIR = "_parts"
 
@@ -68,8 +68,8 @@ class Ledger:
                 path.unlink()
 
     def write_errors(self, records: Iterable[Mapping[str, Any]], name: str = "errors.jsonl") -> int:
-        lines = [json.dumps(issue, sort_keys=True, ensure_ascii=False) for rec in records for issue in rec.get("issues", [])]
-        write_bytes_atomic(self.output_dir / name, ("\n".join(lines) + ("\n" if lines else "")).encode())
+        lines = [json_bytes(issue, sort_keys=True) + b"\n" for rec in records for issue in rec.get("issues", [])]
+        write_bytes_atomic(self.output_dir / name, b"".join(lines))
         return len(lines)
 
 

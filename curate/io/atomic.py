@@ -39,8 +39,17 @@ def write_bytes_atomic(final: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def json_bytes(obj: Any, **kwargs: Any) -> bytes:
+    """UTF-8 JSON; text holding undecodable file-name bytes (lone surrogates) is \\u-escaped
+    instead, which is valid JSON that reads back to the same str (and so to the same path)."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, **kwargs).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, **kwargs).encode("utf-8")
+
+
 def write_json_atomic(final: str | Path, obj: Any) -> None:
-    write_bytes_atomic(final, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    write_bytes_atomic(final, json_bytes(obj, indent=2, sort_keys=True) + b"\n")
 
 
 def clean_temporaries(folder: str | Path) -> int:

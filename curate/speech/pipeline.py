@@ -397,6 +397,11 @@ def _drive(todo: list[Item], config: AlignConfig, output_dir: Path, workers: int
     else:
         n_actors = config.asr_workers or max(1, spare // max(1, actor_cpus))
         opts = {"num_cpus": actor_cpus}
+    # Ray sets OMP_NUM_THREADS to an actor's num_cpus, and CTranslate2's results (word probabilities,
+    # punctuation) depend on the thread count: pin it to cpu_threads so the outputs never depend on
+    # --workers or on the cluster's shape
+    threads = str(max(1, config.cpu_threads))
+    opts["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}}
     worker_cls = ray.remote(max_restarts=1, max_task_retries=1)(AlignWorkerCore)
     actors = [worker_cls.options(**opts).remote(config, str(output_dir)) for _ in range(n_actors)]
     # bounded window: at most 2 prepared files per actor wait in the object store (memory bound)
