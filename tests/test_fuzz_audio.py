@@ -36,7 +36,7 @@ pytest.importorskip("pocketsphinx")
 
 from curate.speech.audio import decode_audio, downmix, resample  # noqa: E402
 from curate.speech.items import expand_items  # noqa: E402
-from curate.speech.pipeline import AlignConfig, ReconciliationError, run_align  # noqa: E402
+from curate.speech.pipeline import AlignConfig, run_align  # noqa: E402
 from tests.conftest import REPO, shared_path  # noqa: E402
 
 SEED = 20260602
