@@ -426,7 +426,7 @@ def run_helium(
     if todo:
         workers = workers or os.cpu_count() or 1
         init_ray(address, workers)
-        failures = _drive(todo, config, output_dir, done, workers, on_progress)
+        failures = _Scheduler(todo, config, output_dir, done, workers, on_progress).run()
         clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
     stats = aggregate(output_dir, all_parts, config)
     elapsed = time.monotonic() - started
@@ -633,17 +633,6 @@ class _Scheduler:
             else:
                 self._work_done(ref)
         return self.failures
-
-
-def _drive(
-    shards: dict[str, list[Part]],
-    config: HeliumConfig,
-    output_dir: Path,
-    done: set[str],
-    workers: int,
-    on_progress: ProgressCallback | None,
-) -> dict[str, str]:
-    return _Scheduler(shards, config, output_dir, done, workers, on_progress).run()
 
 
 def write_summary_text(stats: dict[str, Any]) -> str:
