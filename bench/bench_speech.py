@@ -1,7 +1,7 @@
 """Speech alignment benchmark: realtime factor per backend and word-timing accuracy on the MFA
 clips against their TextGrids, before (Whisper DTW times) and after the pocketsphinx refinement.
 
-    .venv/bin/python -m bench.bench_speech [--threads 2] [--clips acoustic_corpus,cold_corpus]
+    .venv/bin/python -m bench.bench_speech [--threads 1] [--clips acoustic_corpus,cold_corpus]
         [--whisperx-align-model DIR]   # also measure the WhisperX backend (needs curate[whisperx])
 
 Writes bench/results/speech.json and speech.md. Runs in-process (no Ray) so the timings are the
@@ -124,7 +124,7 @@ def report(result: dict[str, Any], threads: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--model", default=str(ROOT / "models" / "whisper-base-ct2"))
     parser.add_argument("--device", default="auto")

@@ -163,7 +163,8 @@ from curate.speech.pipeline import AlignConfig, run_align
 clip, out, model = sys.argv[1:4]
 init_ray(workers=4)  # a fresh local Ray with 4 CPUs, shared by both runs
 for workers in (1, 4):  # the ASR actor gets 0 CPUs, then min(cpu_threads=2, workers - 1) = 2
-    run_align([clip], f"{out}/w{workers}", AlignConfig(language="en", asr_model=model), workers=workers)
+    config = AlignConfig(language="en", asr_model=model, cpu_threads=2)
+    run_align([clip], f"{out}/w{workers}", config, workers=workers)
 """
 
 

@@ -66,7 +66,7 @@ class FasterWhisperBackend:
         model_dir: str,
         device: str = "auto",
         compute_type: str = "default",
-        cpu_threads: int = 2,
+        cpu_threads: int = 1,
         beam_size: int = 5,
         best_of: int = 5,
         vad_min_duration: float = 10.0,
