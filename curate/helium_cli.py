@@ -141,8 +141,9 @@ def demo(
     output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Where the sample input and all outputs go."),
     workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: all CPUs)."),
 ) -> None:
-    """Run the main job on a built-in sample (no downloads): the project builds a few WET files itself,
-    then runs the Helium pipeline on local Ray and prints where the outputs and the summary are."""
+    """Run the main job on a built-in sample (no downloads): build a few WET files, train the dedup and
+    quality classifiers on them, run the whole Helium chain on local Ray, train a small tokenizer on
+    the corpus, write the report, and print where everything is."""
     from curate.demo import run_demo
     from curate.helium import write_summary_text
     from curate.report import write_report
