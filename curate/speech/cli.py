@@ -25,7 +25,9 @@ def align(
     align_model: str | None = typer.Option(None, help="whisperx: local wav2vec2 CTC model dir for alignment."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     compute_type: str = typer.Option("default", help="CTranslate2 compute type (int8, float16, ...)."),
-    cpu_threads: int = typer.Option(1, help="Threads per ASR actor on CPU (1 is the most efficient per core; add actors instead)."),
+    cpu_threads: int = typer.Option(
+        1, help="Threads per ASR actor on CPU (1 is the most efficient per core; add actors instead)."
+    ),
     language: str | None = typer.Option(None, help="Force the language (default: detect; a manifest row may set it)."),
     main_channel: int = typer.Option(0, help="Stereo input: the channel of the main speaker (Moshi's side)."),
     main_speaker: str = typer.Option("most", help="Diarized mono: main speaker = who speaks most, or 'random' (with --seed)."),
