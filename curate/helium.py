@@ -21,7 +21,6 @@ N workers.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -43,7 +42,7 @@ from curate.io.atomic import clean_temporaries, write_json_atomic
 from curate.io.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
 from curate.io.parquet import ParquetStream, build_schema
 from curate.io.wet import WetDocument, read_wet
-from curate.ledger import Ledger, count_issues, sum_counters
+from curate.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
 from curate.ray_runtime import init_ray
 from curate.records import Issue
 from curate.steps.base import DROP_REASON, DocumentStep
@@ -52,10 +51,6 @@ from curate.steps.language import LanguageFilter
 
 BYTES_PER_LINE_ESTIMATE = 48  # CommonCrawl WET lines average ~45-60 bytes; errs towards a larger filter
 GZIP_RATIO_ESTIMATE = 3.5
-
-
-class ReconciliationError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -331,12 +326,6 @@ class PartProcessor(PartProcessorCore):
     pass
 
 
-def reconcile(documents: dict[str, Any]) -> bool:
-    return documents.get("in", 0) == documents.get("kept", 0) + sum(documents.get("dropped", {}).values()) + documents.get(
-        "errors", 0
-    )
-
-
 def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict[str, Any]:
     ledger = Ledger(output_dir)
     wanted = {p.name for p in parts}
@@ -356,26 +345,12 @@ def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict
     stats = summarize([r for _, r in records])
     stats["shards"] = {shard: summarize(recs) for shard, recs in sorted(per_shard.items())}
     stats["missing_parts"] = missing
-    stats["reconciled"] = not missing and reconcile(stats["documents"]) and all(reconcile(r["documents"]) for _, r in records)
+    stats["reconciled"] = not missing and reconciles(stats["documents"]) and all(reconciles(r["documents"]) for _, r in records)
     stats["config"] = config.to_dict()
     n_errors = ledger.write_errors([r for _, r in records])
     stats["issues_written"] = n_errors
     write_json_atomic(output_dir / "stats.json", stats)
     return stats
-
-
-def _check_run_config(output_dir: Path, config: HeliumConfig, resume: bool) -> None:
-    path = output_dir / "run_config.json"
-    current = config.to_dict()
-    if resume and path.exists():
-        previous = json.loads(path.read_text())
-        if previous != current:
-            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
-            raise ValueError(
-                f"{output_dir} holds a run with another configuration (differs in: {', '.join(changed)}). "
-                "Use --no-resume to start over, or another --output."
-            )
-    write_json_atomic(path, current)
 
 
 def _start_fresh(output_dir: Path) -> None:
@@ -410,7 +385,7 @@ def run_helium(
     clean_temporaries(output_dir)
     if not resume:
         _start_fresh(output_dir)
-    _check_run_config(output_dir, config, resume)
+    Ledger(output_dir).check_run_config(config.to_dict(), resume)
     if config.lid and not config.lid_model:
         from curate.models import bundled_model_path
 

@@ -39,6 +39,15 @@ def sum_counters(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return total
 
 
+class ReconciliationError(RuntimeError):
+    """The counts of a run do not add up: nothing may be presented as done."""
+
+
+def reconciles(counts: Mapping[str, Any]) -> bool:
+    """`in == kept + sum(dropped by reason) + errors` for one counter group (documents, files)."""
+    return counts.get("in", 0) == counts.get("kept", 0) + sum(counts.get("dropped", {}).values()) + counts.get("errors", 0)
+
+
 class Ledger:
     def __init__(self, output_dir: str | Path) -> None:
         self.output_dir = Path(output_dir)
@@ -46,6 +55,20 @@ class Ledger:
 
     def record_path(self, part: str) -> Path:
         return self.parts_dir / f"{part}.json"
+
+    def check_run_config(self, config: Mapping[str, Any], resume: bool) -> None:
+        """Refuse to resume a folder written with another configuration; record this one."""
+        path = self.output_dir / "run_config.json"
+        current = json.loads(json.dumps(dict(config)))  # as it will read back (tuples -> lists)
+        if resume and path.exists():
+            previous = json.loads(path.read_text())
+            if previous != current:
+                changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+                raise ValueError(
+                    f"{self.output_dir} holds a run with another configuration (differs in: {', '.join(changed)}). "
+                    "Use --no-resume to start over, or another --output."
+                )
+        write_json_atomic(path, current)
 
     def is_done(self, part: str) -> bool:
         return self.record_path(part).exists()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,14 @@ def ray_local():
     init_ray(workers=2)
     yield
     shutdown_ray()
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under `root` (bytes-safe, so odd file names work) with its size and mtime."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(os.fsencode(root)):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            out[os.fsdecode(path)] = (st.st_size, st.st_mtime_ns)
+    return out

@@ -37,7 +37,7 @@ pytest.importorskip("pocketsphinx")
 from curate.speech.audio import decode_audio, downmix, resample  # noqa: E402
 from curate.speech.items import expand_items  # noqa: E402
 from curate.speech.pipeline import AlignConfig, run_align  # noqa: E402
-from tests.conftest import REPO, shared_path  # noqa: E402
+from tests.conftest import REPO, shared_path, tree_snapshot  # noqa: E402
 
 SEED = 20260602
 SR = 16000
@@ -336,17 +336,6 @@ def generate_corpus(folder: Path, seed: int = SEED, non_utf8_names: bool = True)
     return made, [str(folder), str(manifest), *explicit]
 
 
-def tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every path under `root` (bytes-safe) with size and mtime."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(os.fsencode(root)):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            out[os.fsdecode(path)] = (st.st_size, st.st_mtime_ns)
-    return out
-
-
 # ---------------------------------------------------------------- tests
 
 
@@ -394,7 +383,7 @@ def test_corrupted_audio_never_crashes_and_is_accounted_for(ray_local: None, tmp
     sibling = tmp_path / "sibling"
     sibling.mkdir()
     (sibling / "keep.txt").write_text("untouched")
-    before = tree(tmp_path)
+    before = tree_snapshot(tmp_path)
     before_parent = sorted(os.listdir(tmp_path.parent))
     before_repo = sorted(os.listdir(REPO))
     cwd = os.getcwd()
@@ -406,7 +395,7 @@ def test_corrupted_audio_never_crashes_and_is_accounted_for(ray_local: None, tmp
 
     # nothing written outside the output folder, nothing executed
     assert os.getcwd() == cwd
-    after = tree(tmp_path)
+    after = tree_snapshot(tmp_path)
     inside = lambda p: p == str(out) or p.startswith(str(out) + os.sep)  # noqa: E731
     assert {p: v for p, v in after.items() if not inside(p)} == {p: v for p, v in before.items() if not inside(p)}
     assert sorted(os.listdir(tmp_path.parent)) == before_parent

@@ -27,7 +27,7 @@ from curate.config import HeliumConfig
 from curate.demo import build_sample_pages
 from curate.helium import run_helium
 from curate.io.wet_writer import WetPage, write_wet
-from tests.conftest import REPO
+from tests.conftest import REPO, tree_snapshot
 
 SEED = 20260601
 HUGE_LINE_BYTES = 5 * 1024 * 1024
@@ -259,17 +259,6 @@ def generate_corpus(folder: Path, seed: int = SEED, non_utf8_names: bool = True)
     return made
 
 
-def tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every path under `root` (as bytes-safe strings) with size and mtime."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(os.fsencode(root)):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            out[os.fsdecode(path)] = (st.st_size, st.st_mtime_ns)
-    return out
-
-
 def test_generator_is_deterministic(tmp_path: Path) -> None:
     first = generate_corpus(tmp_path / "a")
     second = generate_corpus(tmp_path / "b")
@@ -301,7 +290,7 @@ def test_corrupted_wet_files_never_crash_and_are_accounted_for(ray_local: None, 
     sibling.mkdir()
     (sibling / "keep.txt").write_text("untouched")
     watched_roots = {"tmp": tmp_path, "tmp-parent": tmp_path.parent}
-    before = tree(tmp_path)
+    before = tree_snapshot(tmp_path)
     before_parent = sorted(os.listdir(tmp_path.parent))
     before_repo = sorted(os.listdir(REPO))
     cwd = os.getcwd()
@@ -312,7 +301,7 @@ def test_corrupted_wet_files_never_crash_and_are_accounted_for(ray_local: None, 
 
     assert os.getcwd() == cwd
     # nothing written outside the output folder
-    after = tree(tmp_path)
+    after = tree_snapshot(tmp_path)
     outside_before = {p: v for p, v in before.items() if not p.startswith(str(out) + os.sep) and p != str(out)}
     outside_after = {p: v for p, v in after.items() if not p.startswith(str(out) + os.sep) and p != str(out)}
     assert outside_after == outside_before, "files outside the output folder were created or changed"

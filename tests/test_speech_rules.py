@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from curate.ledger import reconciles as reconcile
 from curate.speech.asr import whisperx_fallback_times
 from curate.speech.items import (
     DropRules,
@@ -19,7 +20,7 @@ from curate.speech.items import (
     read_rttm,
     sanitize_id,
 )
-from curate.speech.pipeline import MAIN, OTHER, assign_speakers, reconcile
+from curate.speech.pipeline import MAIN, OTHER, assign_speakers
 from curate.speech.refine import Word, align_token, chunk_words, guess_pronunciation, interpolate_missing, repair_times
 from curate.speech.textgrid import match_words, read_textgrid, timing_metrics
 

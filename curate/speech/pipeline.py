@@ -10,7 +10,6 @@ Outputs are committed part by part, so a killed run resumes where it stopped, an
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -22,7 +21,7 @@ import numpy as np
 import ray
 
 from curate.io.atomic import clean_temporaries, write_json_atomic
-from curate.ledger import Ledger, count_issues, sum_counters
+from curate.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
 from curate.ray_runtime import init_ray
 from curate.records import Issue
 from curate.speech.audio import (
@@ -50,10 +49,6 @@ from curate.speech.refine import Word, refine_words, repair_times
 
 MAIN, OTHER = "SPEAKER_MAIN", "SPEAKER_OTHER"
 WHISPER_MODEL = "whisper-base-ct2"
-
-
-class ReconciliationError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -311,10 +306,6 @@ class AlignWorkerCore:
 # ---------------------------------------------------------------- driver
 
 
-def reconcile(files: dict[str, Any]) -> bool:
-    return files.get("in", 0) == files.get("kept", 0) + sum(files.get("dropped", {}).values()) + files.get("errors", 0)
-
-
 def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> dict[str, Any]:
     ledger = Ledger(output_dir)
     wanted = {i.id for i in items}
@@ -327,24 +318,11 @@ def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> dict[
         stats["files"].setdefault(key, 0)
     stats["issues"] = count_issues(i for _, rec in records for i in rec.get("issues", []))
     stats["missing_parts"] = missing
-    stats["reconciled"] = not missing and reconcile(stats["files"]) and all(reconcile(r["stats"]["files"]) for _, r in records)
+    stats["reconciled"] = not missing and reconciles(stats["files"]) and all(reconciles(r["stats"]["files"]) for _, r in records)
     stats["config"] = config.to_dict()
     stats["issues_written"] = ledger.write_errors([r for _, r in records])
     write_json_atomic(output_dir / "stats.json", stats)
     return stats
-
-
-def _check_run_config(output_dir: Path, config: AlignConfig, resume: bool) -> None:
-    path = output_dir / "run_config.json"
-    current = json.loads(json.dumps(config.to_dict()))
-    if resume and path.exists():
-        previous = json.loads(path.read_text())
-        if previous != current:
-            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
-            raise ValueError(
-                f"{output_dir} holds a run with another configuration ({', '.join(changed)}); use --no-resume or another --output"
-            )
-    write_json_atomic(path, current)
 
 
 def run_align(
@@ -366,7 +344,7 @@ def run_align(
     if not resume:
         Ledger(output_dir).reset()
         shutil.rmtree(output_dir / "alignments", ignore_errors=True)
-    _check_run_config(output_dir, config, resume)
+    Ledger(output_dir).check_run_config(config.to_dict(), resume)
     config.model_dir()  # fail now with a clear message, not inside a worker
     ledger = Ledger(output_dir)
     todo = [i for i in items if not ledger.is_done(i.id)]
