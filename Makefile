@@ -33,7 +33,7 @@ install: $(VENV)/.stamp-core
 install-all: $(VENV)/.stamp-all
 
 models: $(VENV)/.stamp-core
-	$(PY) -m curate.models install
+	$(PY) -m curate.core.models install
 
 demo: install models
 	$(CURATE) demo --output demo-output
@@ -44,13 +44,13 @@ browser:
 
 test: install-all models browser whisperx
 	$(PY) -m pytest -q
-	$(WXVENV)/bin/python -m pytest -q tests/test_speech_whisperx.py
+	$(WXVENV)/bin/python -m pytest -q tests/align/test_whisperx.py
 
 bench: install-all models
 	$(PY) -m bench.run_all
 
 lint: install
-	$(VENV)/bin/ruff check curate tests bench classifiers pipelines
+	$(VENV)/bin/ruff check curate tests bench classifiers
 	$(VENV)/bin/ruff format --check curate tests bench
 
 clean:

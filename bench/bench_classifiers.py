@@ -83,7 +83,7 @@ def ensure_model(path: Path, kind: str) -> Path:
 def measure_stage(name: str, step, prepare, k: int, documents: list[str], repeat: int) -> dict:
     from datatrove.data import Document
 
-    from curate.fasttext_model import load_fasttext
+    from curate.core.fasttext_model import load_fasttext
 
     lines = [line.strip() for text in documents for line in text.split("\n") if line.strip()]
     prepared = prepare(lines)
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality-model", type=Path, default=REPO_ROOT / "models" / "quality.bin")
     args = parser.parse_args(argv)
 
-    from curate.steps.classifiers import FuzzyLineDedup, QualityFilter
-    from curate.text.fuzzy import model_texts
+    from curate.helium.fuzzy import model_texts
+    from curate.helium.steps.classifiers import FuzzyLineDedup, QualityFilter
 
     documents = load_documents(args.docs)
     dedup = ensure_model(args.dedup_model, "dedup")

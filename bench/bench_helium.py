@@ -11,7 +11,7 @@ in its own subprocess:
   the `ExactLineDedup` step over already-read documents, and the floor: xxh3-128 of every line;
 - LID: curate's `LanguageFilter` over already-read documents; the floor, raw batched fastText
   `model.predict` (lid.176.ftz, newlines -> spaces, k=1) over the same texts;
-- whole chain: `curate.helium.run_helium(..., HeliumConfig(), workers=1 and 2)`, Ray start included;
+- whole chain: `curate.helium.pipeline.run_helium(..., HeliumConfig(), workers=1 and 2)`, Ray start included;
 - datatrove 0.10.1, in its own venv (`build/venv-datatrove`, installed here when missing): the
   closest chain, `WarcReader` -> `SentenceDedupSignature`/`SentenceFindDedups`/`SentenceDedupFilter`
   (`split_sentences=False`, i.e. lines, normalization off, no minimum size) -> `LanguageFilter`
@@ -235,7 +235,7 @@ def warm_page_cache(paths: list[str]) -> None:
 def measure_read(corpus: Path) -> list[dict[str, Any]]:
     from warcio.archiveiterator import ArchiveIterator
 
-    from curate.io.wet import WetDocument, read_wet
+    from curate.helium.wet import WetDocument, read_wet
 
     paths = wet_files(corpus)
     warm_page_cache(paths)
@@ -273,13 +273,13 @@ def measure_steps(corpus: Path) -> list[dict[str, Any]]:
     import numpy as np
     import xxhash
 
-    from curate.fasttext_model import load_fasttext
-    from curate.helium import estimate_shard_lines, to_document
-    from curate.io.wet import WetDocument, read_wet
-    from curate.steps.exact_dedup import ExactLineDedup
-    from curate.steps.language import LanguageFilter
-    from curate.text.dedup import LineDeduplicator, split_lines
-    from curate.text.normalize import normalize_strip
+    from curate.core.fasttext_model import load_fasttext
+    from curate.helium.dedup import LineDeduplicator, split_lines
+    from curate.helium.normalize import normalize_strip
+    from curate.helium.pipeline import estimate_shard_lines, to_document
+    from curate.helium.steps.exact_dedup import ExactLineDedup
+    from curate.helium.steps.language import LanguageFilter
+    from curate.helium.wet import WetDocument, read_wet
 
     shards = segments_of(wet_files(corpus))
     texts: dict[str, list[WetDocument]] = {
@@ -350,7 +350,7 @@ def start_local_ray(workers: int) -> None:
 
     import ray
 
-    from curate import ray_runtime
+    from curate.core import ray_runtime
 
     source = inspect.getsource(ray_runtime.init_ray)
     if 'address="local"' in source or "address='local'" in source:
@@ -368,9 +368,9 @@ def start_local_ray(workers: int) -> None:
 
 
 def measure_chain(corpus: Path, workers: int) -> list[dict[str, Any]]:
-    from curate.config import HeliumConfig
-    from curate.helium import run_helium
-    from curate.ray_runtime import shutdown_ray
+    from curate.core.ray_runtime import shutdown_ray
+    from curate.helium.config import HeliumConfig
+    from curate.helium.pipeline import run_helium
 
     out = BUILD / "bench-out" / f"helium-w{workers}"
     shutil.rmtree(out, ignore_errors=True)
@@ -527,8 +527,8 @@ def measure_profile(corpus: Path, limit: int = 30) -> list[dict[str, Any]]:
     import io
     import pstats
 
-    from curate.config import HeliumConfig
-    from curate.helium import PartProcessorCore, ShardReaderCore, plan_parts
+    from curate.helium.config import HeliumConfig
+    from curate.helium.pipeline import PartProcessorCore, ShardReaderCore, plan_parts
 
     out = BUILD / "bench-out" / "profile"
     shutil.rmtree(out, ignore_errors=True)

@@ -48,7 +48,7 @@ def cpu_seconds() -> float:
 
 
 def reference(textgrid: str, speaker: str, offset: float = 0.0) -> list[list[Any]]:
-    from curate.speech.textgrid import reference_words
+    from curate.align.textgrid import reference_words
 
     return [[w.text, [w.start, w.end], speaker] for w in reference_words(MFA / textgrid, offset=offset)]
 
@@ -84,8 +84,8 @@ def tokenizer_model(path: str | None, workdir: Path) -> str:
 
 
 def pad_share(records: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
-    from curate.inner_monologue import TextStreamConfig, build_text_stream, main_speaker_words
     from curate.shards.build import WordTokenizer
+    from curate.shards.stream import TextStreamConfig, build_text_stream, main_speaker_words
 
     tok = WordTokenizer(model)
     config = TextStreamConfig()

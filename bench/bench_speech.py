@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from curate.speech.audio import decode_audio, downmix, resample
-from curate.speech.refine import refine_words
-from curate.speech.textgrid import Interval, reference_words, timing_metrics
+from curate.align.audio import decode_audio, downmix, resample
+from curate.align.refine import refine_words
+from curate.align.textgrid import Interval, reference_words, timing_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
@@ -134,13 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: needs {SPEECH} and the Whisper model at {args.model} (make models)")
         return 0
     clips = [c for c in args.clips.split(",") if c]
-    from curate.speech.asr import FasterWhisperBackend
+    from curate.align.asr import FasterWhisperBackend
 
     results = [
         bench_backend("faster-whisper", FasterWhisperBackend(args.model, device=args.device, cpu_threads=args.threads), clips)
     ]
     if args.whisperx_align_model:
-        from curate.speech.asr import WhisperXBackend, resolve_device
+        from curate.align.asr import WhisperXBackend, resolve_device
 
         device = resolve_device(args.device)
         wx = WhisperXBackend(args.model, args.whisperx_align_model, device, "float16" if device == "cuda" else "int8")

@@ -16,7 +16,7 @@ CommonCrawl pages look, with the repetition that line-level dedup is there to re
 
 Layout: `<out>/crawl-data/CC-BENCH-2026-48/segments/<segment>/wet/<file>.warc.wet.gz`, a few
 segments so that `--shard-by segment` gives a few shards, each segment a few files, gzip per record
-(`curate.io.wet_writer.write_wet`). Within a segment, source documents are drawn without
+(`curate.helium.wet_writer.write_wet`). Within a segment, source documents are drawn without
 replacement from a per-segment permutation (recycled only when the segment outgrows the pool), so
 dedup finds the planted repetition, not an artefact of a small pool.
 
@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.io.wet_writer import WetPage, write_wet
+from curate.helium.wet_writer import WetPage, write_wet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "text"

@@ -34,7 +34,7 @@ def c4_documents(n: int) -> list[str]:
 @pytest.fixture(scope="session")
 def ray_local():
     """One local Ray instance (2 CPUs) for the whole test session."""
-    from curate.ray_runtime import init_ray, shutdown_ray
+    from curate.core.ray_runtime import init_ray, shutdown_ray
 
     init_ray(workers=2)
     yield

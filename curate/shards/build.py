@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.inner_monologue import (
+from curate.core.storage import atomic_path, write_bytes_atomic
+from curate.shards.stream import (
     FRAME_RATE,
     SPEAKER_MAIN,
     TextStreamConfig,
@@ -28,7 +29,6 @@ from curate.inner_monologue import (
     window_starts,
     window_words,
 )
-from curate.io.atomic import atomic_path, write_bytes_atomic
 
 SAMPLE_RATE = 24000  # Mimi's input rate
 MOSHI_DIR = "moshi"
@@ -235,7 +235,7 @@ def quality_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_streams(raw: Mapping[str, Any], sample_rate: int) -> np.ndarray:
     """[2, n] float32 at `sample_rate`: channel 0 the main speaker, channel 1 the other stream or silence."""
-    from curate.speech.audio import stereo_streams
+    from curate.align.audio import stereo_streams
 
     return stereo_streams(raw, sample_rate=sample_rate)
 

@@ -20,9 +20,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.atomic import atomic_path, clean_temporaries, write_bytes_atomic, write_json_atomic
-from curate.ledger import Ledger, count_issues, sum_counters
-from curate.records import Issue
+from curate.core.issues import Issue
+from curate.core.ledger import Ledger, count_issues, sum_counters
+from curate.core.storage import atomic_path, clean_temporaries, write_bytes_atomic, write_json_atomic
 from curate.shards.build import (
     MOSHI_DIR,
     BadAlignment,
@@ -236,7 +236,7 @@ def run_shards(
     if todo and use_ray:
         import ray
 
-        from curate.ray_runtime import init_ray
+        from curate.core.ray_runtime import init_ray
 
         init_ray(address, workers)
         gpus = 1 if config.mimi_weights and ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -292,7 +292,7 @@ def run_inner_monologue(
     resume: bool = True,
 ) -> dict[str, Any]:
     """Audio -> `DIR/align` (the align stage, its own ledger and stats) -> shards in DIR. Both stages resume."""
-    from curate.speech.pipeline import AlignConfig, run_align
+    from curate.align.pipeline import AlignConfig, run_align
 
     config.validate()
     out = Path(output_dir)

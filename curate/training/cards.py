@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from curate.io.atomic import write_bytes_atomic
+from curate.core.storage import write_bytes_atomic
 
 
 def card_paths(model_path: str | Path) -> tuple[Path, Path]:

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from curate.fasttext_model import LABEL_PREFIX
-from curate.io.atomic import atomic_path
+from curate.core.fasttext_model import LABEL_PREFIX
+from curate.core.storage import atomic_path
 
 SALT_SAMPLE = 1
 SALT_SPLIT = 2
@@ -183,7 +183,7 @@ def train_fasttext_file(train_file: Path, output: Path, kwargs: dict, quantize: 
         if done.returncode != 0:
             message = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"fastText training failed: {message}")
-    from curate.fasttext_model import load_fasttext
+    from curate.core.fasttext_model import load_fasttext
 
     load_fasttext.cache_clear()  # a model saved again under a cached path must not be served stale
 
@@ -204,7 +204,7 @@ def train_fasttext(examples: dict[str, list[str]], params: FastTextParams, outpu
     return the saved model, loaded."""
     import fasttext
 
-    from curate.fasttext_model import _silence_fasttext_warnings
+    from curate.core.fasttext_model import _silence_fasttext_warnings
 
     params.validate()
     _silence_fasttext_warnings()

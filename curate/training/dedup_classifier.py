@@ -17,7 +17,7 @@ labels come from the exact line-dedup stage itself:
    part): per class the `max_per_class` (shard, line) keys with the smallest seeded hash; both
    classes cut to the smaller one. Lines shorter than `min_line_length` are not used.
 4. Pass 2 reads the inputs again to fetch the sampled lines' text, as the classifier sees it
-   (`curate.text.fuzzy.model_text`: stripped, lowercased, digits -> 0). A text labelled `dup` in
+   (`curate.helium.fuzzy.model_text`: stripped, lowercased, digits -> 0). A text labelled `dup` in
    one place and `unique` in another (another shard, or a casing / digit variant) is dropped.
 5. Seeded held-out split, fastText training (`curate.training.common`), optional quantization,
    held-out precision / recall / F1, the confusion matrix and the ROC AUC of P(dup).
@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from curate.text.fuzzy import model_text
-from curate.text.hashing import hash_lines
-from curate.text.normalize import get_normalizer
+from curate.helium.fuzzy import model_text
+from curate.helium.hashing import hash_lines
+from curate.helium.normalize import get_normalizer
 from curate.training.cards import write_model_card
 from curate.training.common import (
     SALT_SAMPLE,
@@ -85,21 +85,21 @@ class PassStats:
 
 
 def _is_wet(path: str) -> bool:
-    from curate.io.inputs import WET_SUFFIXES
+    from curate.core.inputs import WET_SUFFIXES
 
     return path.lower().endswith(WET_SUFFIXES)
 
 
 def expand_training_inputs(inputs: Sequence[str]) -> list[str]:
     """WET inputs as `curate helium` expands them, plus document files (Parquet, JSONL, ...)."""
-    from curate.io.inputs import WET_SUFFIXES, expand_inputs
+    from curate.core.inputs import WET_SUFFIXES, expand_inputs
 
     return expand_inputs(list(inputs), suffixes=WET_SUFFIXES + DOCUMENT_SUFFIXES)
 
 
 def _documents(path: str, stats: PassStats, text_field: str | None) -> Iterator[str]:
     if _is_wet(path):
-        from curate.io.wet import WetDocument, read_wet
+        from curate.helium.wet import WetDocument, read_wet
 
         for item in read_wet(path):
             if isinstance(item, WetDocument):
@@ -150,7 +150,7 @@ def train_dedup_classifier(
     `params`: FastTextParams fields (epoch, lr, dim, word_ngrams, minn, maxn, bucket, seed,
     quantize, ...). Returns the model card (a dict, also written as JSON + Markdown).
     """
-    from curate.io.inputs import group_into_shards
+    from curate.core.inputs import group_into_shards
 
     output = Path(output)
     ft = FastTextParams(**({"minn": 2, "maxn": 5} | params))
@@ -225,7 +225,7 @@ def train_dedup_classifier(
     held_texts = [t for label in LABELS for t in held[label]]
     report = classification_report(true, predict_top_labels(model, held_texts), list(LABELS))
     if held_texts:
-        from curate.steps.classifiers import predict_label_probability
+        from curate.helium.steps.classifiers import predict_label_probability
 
         p_dup = predict_label_probability(model, held_texts, "dup", [lab.removeprefix("__label__") for lab in model.get_labels()])
         report.extra["roc_auc_p_dup"] = round(roc_auc(p_dup, np.array(true) == "dup"), 4)

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.text.quality import QUALITY_LABELS, RAND
+from curate.helium.quality import QUALITY_LABELS, RAND
 from curate.training.cards import write_model_card
 from curate.training.common import (
     SALT_SAMPLE,
@@ -100,8 +100,8 @@ class LanguageFilter:
     """Document-level language ID with the bundled lid.176 model (as the pipeline does)."""
 
     def __init__(self, languages: Sequence[str], threshold: float, model_path: str | None = None) -> None:
-        from curate.fasttext_model import load_fasttext
-        from curate.models import bundled_model_path
+        from curate.core.fasttext_model import load_fasttext
+        from curate.core.models import bundled_model_path
 
         self.languages = {lang.strip() for lang in languages}
         self.threshold = threshold
@@ -109,7 +109,7 @@ class LanguageFilter:
         self.model = load_fasttext(str(model_path or bundled_model_path("lid.176.ftz")))
 
     def keep(self, texts: list[str]) -> list[bool]:
-        from curate.fasttext_model import clean_for_fasttext, predict_top
+        from curate.core.fasttext_model import clean_for_fasttext, predict_top
 
         top, scores = predict_top(self.model, [clean_for_fasttext(t[: self.max_chars]) for t in texts])
         return [lang in self.languages and score >= self.threshold for lang, score in zip(top, scores)]
@@ -209,7 +209,7 @@ def evaluate_documents(model_path: str | Path, path: str, text_field: str | None
 
     from datatrove.data import Document
 
-    from curate.steps.classifiers import QualityFilter
+    from curate.helium.steps.classifiers import QualityFilter
     from curate.training.readers import open_text
 
     texts, labels = [], []
@@ -288,7 +288,7 @@ def train_quality_classifier(
     texts = [t for label in trained for t in held[label]]
     report = classification_report(true, predict_top_labels(model, texts), trained)
     if texts:
-        from curate.steps.classifiers import predict_label_matrix
+        from curate.helium.steps.classifiers import predict_label_matrix
 
         probs = predict_label_matrix(model, [fasttext_line(t) for t in texts], QUALITY_LABELS)
         quality = 1.0 - probs[:, QUALITY_LABELS.index(RAND)]

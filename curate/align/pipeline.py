@@ -1,0 +1,414 @@
+"""`curate align`: audio -> per-speaker words with timestamps, on Ray, resumable.
+
+Per file (a *part* of the ledger, named by its id):
+  prepare (Ray CPU task): decode, lay out speaker streams, resample to 16 kHz, Silero VAD check.
+  align (actor pool, one ASR model per actor; `num_gpus=1` on GPU): ASR per stream, forced-alignment
+  refinement, repair, drop rules, then `alignments/<id>.json` (atomic) and the commit record.
+Outputs are committed part by part, so a killed run resumes where it stopped, and `stats.json` /
+`errors.jsonl` are aggregated from the commit records in sorted order (identical for any worker count).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from curate.align.audio import (
+    ASR_SAMPLE_RATE,
+    MODE_DIARIZED,
+    MODE_MONO,
+    MODE_STEREO,
+    AudioDecodeError,
+    decode_audio,
+    downmix,
+    layout_streams,
+    resample,
+)
+from curate.align.items import (
+    DropRules,
+    Item,
+    choose_main_speaker,
+    drop_reason,
+    expand_items,
+    merge_segments,
+    overlap,
+    read_rttm,
+)
+from curate.align.refine import Word, refine_words, repair_times
+from curate.core.issues import Issue
+from curate.core.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
+from curate.core.ray_runtime import init_ray
+from curate.core.storage import clean_temporaries, write_json_atomic
+
+MAIN, OTHER = "SPEAKER_MAIN", "SPEAKER_OTHER"
+WHISPER_MODEL = "whisper-base-ct2"
+
+
+@dataclass
+class AlignConfig:
+    backend: str = "faster-whisper"  # faster-whisper | whisperx
+    asr_model: str | None = None  # CTranslate2 Whisper dir; default: bundled Whisper base
+    align_model: str | None = None  # whisperx: local wav2vec2 CTC dir
+    device: str = "auto"  # auto | cpu | cuda
+    compute_type: str = "default"
+    cpu_threads: int = 1  # per ASR actor: a 2nd thread gains ~5 % wall time for ~20 % more CPU
+    beam_size: int = 5
+    best_of: int = 5
+    batch_size: int = 8  # whisperx batched transcription
+    language: str | None = None  # forced language; None = detect
+    main_channel: int = 0
+    main_speaker: str = "most"  # most | random (diarized mono)
+    seed: int = 0
+    diarization_model: str | None = None  # local pyannote pipeline dir (mono files)
+    refine: str = "sphinx"  # sphinx | off
+    vad_min_duration: float = 10.0  # files longer than this are transcribed with VAD chunking
+    asr_workers: int | None = None  # ASR actors; default: max(1, workers // cpu_threads)
+    rules: DropRules = field(default_factory=DropRules)
+
+    def validate(self) -> None:
+        if self.backend not in ("faster-whisper", "whisperx"):
+            raise ValueError(f"unknown backend {self.backend!r} (faster-whisper | whisperx)")
+        if self.main_channel not in (0, 1):
+            raise ValueError("--main-channel must be 0 or 1")
+        if self.main_speaker not in ("most", "random"):
+            raise ValueError("--main-speaker must be 'most' or 'random'")
+        if self.refine not in ("sphinx", "off"):
+            raise ValueError("--refine must be 'sphinx' or 'off'")
+        if self.backend == "whisperx" and not self.align_model:
+            raise ValueError("the whisperx backend needs --align-model DIR (a local wav2vec2 CTC model)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def model_dir(self) -> str:
+        if self.asr_model:
+            return self.asr_model
+        from curate.core.models import bundled_model_path, models_dir
+
+        try:
+            return str(bundled_model_path(WHISPER_MODEL).parent)
+        except KeyError:  # registry entry not there yet: same folder layout
+            path = models_dir() / WHISPER_MODEL
+            if not (path / "model.bin").exists():
+                raise FileNotFoundError(f"Whisper model not found at {path}: run `make models` or pass --asr-model DIR") from None
+            return str(path)
+
+
+# ---------------------------------------------------------------- prepare (CPU task)
+
+
+def _vad_has_speech(audio16k: np.ndarray) -> bool:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from curate.align.asr import dither
+
+    return bool(get_speech_timestamps(dither(audio16k), VadOptions()))
+
+
+def diarize(item: Item, mono16k: np.ndarray, config: AlignConfig) -> list[tuple[str, float, float]]:
+    """Speaker turns from the item's RTTM, else from a local pyannote pipeline, else none."""
+    if item.rttm:
+        return read_rttm(item.rttm, Path(item.path).stem)
+    if config.diarization_model:
+        try:
+            import torch
+            from pyannote.audio import Pipeline
+        except ImportError as exc:
+            raise ImportError("--diarization-model needs pyannote.audio: pip install 'curate[whisperx]'") from exc
+        pipeline = Pipeline.from_pretrained(config.diarization_model)
+        result = pipeline({"waveform": torch.from_numpy(mono16k[None, :]), "sample_rate": ASR_SAMPLE_RATE})
+        annotation = getattr(result, "speaker_diarization", result)
+        return sorted((str(spk), float(t.start), float(t.end)) for t, _, spk in annotation.itertracks(yield_label=True))
+    return []
+
+
+def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
+    """Decode and lay out one file. Returns either {"streams16k", "meta", "issues"} or {"error"}."""
+    issues: list[dict[str, Any]] = []
+    try:
+        audio, sr = decode_audio(item.path)
+    except AudioDecodeError as exc:
+        return {"error": Issue(item.path, "decode_error", str(exc)).to_dict()}
+    channels, n = audio.shape
+    duration = n / sr
+    meta: dict[str, Any] = {"duration": round(duration, 6), "sample_rate": sr, "channels": channels, "main_channel": 0}
+    if channels == 2:
+        meta.update(stream_mode=MODE_STEREO, main_channel=config.main_channel)
+        streams = layout_streams(audio, sr, MODE_STEREO, main_channel=config.main_channel)
+    else:
+        if channels > 2:  # e.g. 5.1: no speaker mapping is defined, so downmix and say so
+            issues.append(Issue(item.path, "downmixed", f"{channels} channels downmixed to mono", severity="warning").to_dict())
+        mono = downmix(audio)
+        turns = diarize(item, resample(mono, sr, ASR_SAMPLE_RATE), config) if (item.rttm or config.diarization_model) else []
+        main = choose_main_speaker(turns, config.main_speaker, config.seed, item.id)
+        if main is not None:
+            segs = merge_segments([(s, e) for spk, s, e in turns if spk == main])
+            meta.update(
+                stream_mode=MODE_DIARIZED, main_speaker_label=main, main_segments=segs, speakers=sorted({t[0] for t in turns})
+            )
+            streams = layout_streams(mono, sr, MODE_DIARIZED, main_segments=segs)
+        else:
+            meta.update(stream_mode=MODE_MONO)
+            streams = layout_streams(mono, sr, MODE_MONO)
+    if duration < config.rules.min_duration:
+        return {"meta": meta, "issues": issues, "drop": "too_short"}
+    # ASR input: stereo -> both channels; mono and diarized -> the mono mix once (words are
+    # attributed to speakers afterwards by overlap with the main speaker's segments)
+    asr_streams = streams if meta["stream_mode"] == MODE_STEREO else downmix(audio)[None, :]
+    s16 = resample(asr_streams, sr, ASR_SAMPLE_RATE)
+    voiced = [_vad_has_speech(s) if np.abs(s).max() > 1e-4 else False for s in s16]
+    if not any(voiced):
+        return {"meta": meta, "issues": issues, "drop": "no_speech"}
+    return {"streams16k": s16, "voiced": voiced, "meta": meta, "issues": issues}
+
+
+@ray.remote(num_cpus=1)
+def prepare_task(item: Item, config: AlignConfig) -> dict[str, Any]:
+    try:
+        return prepare(item, config)
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+        return {"error": Issue(item.path, "prepare_error", f"{type(exc).__name__}: {exc}").to_dict()}
+
+
+# ---------------------------------------------------------------- align (actor)
+
+
+def make_backend(config: AlignConfig):  # noqa: ANN201
+    from curate.align.asr import resolve_device
+
+    if config.backend == "whisperx":
+        from curate.align.asr import WhisperXBackend
+
+        device = resolve_device(config.device)
+        compute = config.compute_type if config.compute_type != "default" else ("float16" if device == "cuda" else "int8")
+        return WhisperXBackend(
+            config.model_dir(), config.align_model or "", device, compute, config.batch_size, config.language or "en"
+        )
+    from curate.align.asr import FasterWhisperBackend
+
+    return FasterWhisperBackend(
+        config.model_dir(),
+        config.device,
+        config.compute_type,
+        config.cpu_threads,
+        config.beam_size,
+        config.best_of,
+        config.vad_min_duration,
+    )
+
+
+def assign_speakers(words: list[Word], stream_mode: str, stream_index: int, main_segments: list[list[float]]) -> list[Word]:
+    """Speaker label rule: stereo -> by stream; mono -> all main; diarized -> main iff the word
+    overlaps the main speaker's segments for at least half its duration."""
+    out = []
+    for w in words:
+        if stream_mode == MODE_STEREO:
+            spk = MAIN if stream_index == 0 else OTHER
+        elif stream_mode == MODE_DIARIZED:
+            spk = MAIN if overlap(w.start, w.end, main_segments) >= 0.5 * max(w.end - w.start, 1e-3) else OTHER
+        else:
+            spk = MAIN
+        out.append(Word(w.text, w.start, w.end, w.probability, spk, w.timing))
+    return out
+
+
+def align_item(item: Item, prepared: dict[str, Any], backend: Any, config: AlignConfig) -> dict[str, Any]:
+    """ASR + refinement + drop rules for one prepared file -> {"record" | None, "stats", "issues"}."""
+    meta = prepared["meta"]
+    issues = list(prepared.get("issues", []))
+    stats: dict[str, Any] = {"files": {"in": 1, "kept": 0, "dropped": {}, "errors": 0}, "audio_seconds": meta["duration"]}
+    if prepared.get("drop"):
+        stats["files"]["dropped"][prepared["drop"]] = 1
+        return {"record": None, "stats": stats, "issues": issues}
+    words: list[Word] = []
+    wc = {"asr": 0, "repaired": 0, "dropped_bad_time": 0, "aligned": 0, "interpolated": 0, "kept_asr": 0, "backend_unaligned": 0}
+    language, nsp, speech = item.language or config.language, [], 0.0
+    for k, stream in enumerate(prepared["streams16k"]):
+        if not prepared["voiced"][k]:
+            continue
+        tr = backend.transcribe(stream, language=language, transcript=item.transcript if k == 0 else None)
+        language = language or tr.language
+        wc["asr"] += len(tr.words)
+        wc["backend_unaligned"] += tr.unaligned
+        sw = tr.words
+        if config.refine == "sphinx" and sw and (language or "en").startswith("en"):
+            sw, counts = refine_words(sw, stream)
+            for key, value in counts.items():
+                wc[key] += value
+        sw, repaired, dropped = repair_times(sw, stream.shape[-1] / ASR_SAMPLE_RATE)
+        wc["repaired"] += repaired
+        wc["dropped_bad_time"] += dropped
+        nsp.append(tr.no_speech_prob)
+        if sw:
+            speech += max(w.end for w in sw) - min(w.start for w in sw)
+        words.extend(assign_speakers(sw, meta["stream_mode"], k, meta.get("main_segments", [])))
+    words.sort(key=lambda w: (w.start, w.end, w.speaker))
+    probs = [w.probability for w in words if w.probability is not None]
+    mean_p = float(np.mean(probs)) if probs else None
+    reason = drop_reason(meta["duration"], len(words), speech, mean_p, min(nsp) if nsp else 1.0, config.rules)
+    stats["words"] = {"out": len(words) if reason is None else 0, **wc}
+    if reason:
+        stats["files"]["dropped"][reason] = 1
+        return {"record": None, "stats": stats, "issues": issues}
+    stats["files"]["kept"] = 1
+    record = {
+        "id": item.id,
+        "source": str(Path(item.path).resolve()),
+        **meta,
+        "language": language,
+        "backend": config.backend,
+        "refine": config.refine,
+        "mean_word_probability": None if mean_p is None else round(mean_p, 4),
+        "no_speech_prob": round(min(nsp), 4) if nsp else None,
+        "alignments": [[w.text, [w.start, w.end], w.speaker] for w in words],
+        "word_probabilities": [w.probability for w in words],
+        "word_timing": [w.timing for w in words],
+    }
+    return {"record": record, "stats": stats, "issues": issues}
+
+
+class AlignWorkerCore:
+    def __init__(self, config: AlignConfig, output_dir: str) -> None:
+        self.config = config
+        self.ledger = Ledger(output_dir)
+        self.alignments = Path(output_dir) / "alignments"
+        self.backend = None
+
+    def process(self, item: Item, prepared: dict[str, Any]) -> dict[str, Any]:
+        if "error" in prepared:
+            issues = [prepared["error"]]
+            stats = {"files": {"in": 1, "kept": 0, "dropped": {}, "errors": 1}}
+            self.ledger.commit(item.id, {"id": item.id, "stats": stats, "issues": issues})
+            return {"id": item.id, "status": "error"}
+        try:
+            if self.backend is None and "streams16k" in prepared:
+                self.backend = make_backend(self.config)
+            result = align_item(item, prepared, self.backend, self.config)
+        except Exception as exc:  # noqa: BLE001 - per-item error record, the run goes on
+            issue = Issue(item.path, "align_error", f"{type(exc).__name__}: {exc}").to_dict()
+            result = {"record": None, "stats": {"files": {"in": 1, "kept": 0, "dropped": {}, "errors": 1}}, "issues": [issue]}
+        out = self.alignments / f"{item.id}.json"
+        if result["record"] is not None:
+            write_json_atomic(out, result["record"])  # output first, then its commit record
+        elif out.exists():
+            out.unlink()
+        self.ledger.commit(item.id, {"id": item.id, "stats": result["stats"], "issues": result["issues"]})
+        return {"id": item.id, "status": "kept" if result["record"] is not None else "dropped"}
+
+
+# ---------------------------------------------------------------- driver
+
+
+def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> dict[str, Any]:
+    ledger = Ledger(output_dir)
+    wanted = {i.id for i in items}
+    records = [(name, rec) for name, rec in ledger.records() if name in wanted]
+    missing = sorted(wanted - {name for name, _ in records})
+    stats = sum_counters(rec["stats"] for _, rec in records)
+    stats.setdefault("files", {}).setdefault("dropped", {})
+    stats["files"]["dropped"] = dict(sorted(stats["files"]["dropped"].items()))
+    for key in ("in", "kept", "errors"):
+        stats["files"].setdefault(key, 0)
+    stats["issues"] = count_issues(i for _, rec in records for i in rec.get("issues", []))
+    stats["missing_parts"] = missing
+    stats["reconciled"] = not missing and reconciles(stats["files"]) and all(reconciles(r["stats"]["files"]) for _, r in records)
+    stats["config"] = config.to_dict()
+    stats["issues_written"] = ledger.write_errors([r for _, r in records])
+    write_json_atomic(output_dir / "stats.json", stats)
+    return stats
+
+
+def run_align(
+    inputs: list[str],
+    output_dir: Path,
+    config: AlignConfig,
+    address: str | None = None,
+    workers: int | None = None,
+    resume: bool = True,
+) -> dict[str, Any]:
+    """Align every input; returns the stats (also DIR/stats.json). Raises if counts do not reconcile."""
+    config.validate()
+    output_dir = Path(output_dir)
+    items = expand_items(inputs)
+    if not items:
+        raise FileNotFoundError(f"no audio files found in {inputs}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(output_dir)
+    if not resume:
+        Ledger(output_dir).reset()
+        shutil.rmtree(output_dir / "alignments", ignore_errors=True)
+    Ledger(output_dir).check_run_config(config.to_dict(), resume)
+    config.model_dir()  # fail now with a clear message, not inside a worker
+    ledger = Ledger(output_dir)
+    todo = [i for i in items if not ledger.is_done(i.id)]
+    started = time.monotonic()
+    workers = workers or os.cpu_count() or 1
+    failures: list[str] = []
+    if todo:
+        init_ray(address, workers)
+        failures = _drive(todo, config, output_dir, workers)
+    stats = aggregate(output_dir, items, config)
+    write_json_atomic(
+        output_dir / "run.json",
+        {"elapsed_s": round(time.monotonic() - started, 3), "workers": workers, "processed": len(todo), "failures": failures},
+    )
+    if not stats["reconciled"]:
+        raise ReconciliationError(f"counts do not reconcile, see {output_dir / 'stats.json'}")
+    return stats
+
+
+def _drive(todo: list[Item], config: AlignConfig, output_dir: Path, workers: int) -> list[str]:
+    gpu = config.device == "cuda" or (config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)  # ASR actors on GPUs
+    # actors hold their CPUs for their lifetime: always leave one CPU to the prepare tasks, or
+    # they could never be scheduled (deadlock); an actor may still run cpu_threads threads
+    spare = max(0, workers - 1)
+    actor_cpus = min(config.cpu_threads, spare) if spare else 0
+    if gpu:
+        n_actors, opts = config.asr_workers or int(ray.cluster_resources().get("GPU", 1)), {"num_gpus": 1, "num_cpus": 0}
+    else:
+        n_actors = config.asr_workers or max(1, spare // max(1, actor_cpus))
+        opts = {"num_cpus": actor_cpus}
+    # Ray sets OMP_NUM_THREADS to an actor's num_cpus, and CTranslate2's results (word probabilities,
+    # punctuation) depend on the thread count: pin it to cpu_threads so the outputs never depend on
+    # --workers or on the cluster's shape
+    threads = str(max(1, config.cpu_threads))
+    opts["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}}
+    worker_cls = ray.remote(max_restarts=1, max_task_retries=1)(AlignWorkerCore)
+    actors = [worker_cls.options(**opts).remote(config, str(output_dir)) for _ in range(n_actors)]
+    # bounded window: at most 2 prepared files per actor wait in the object store (memory bound)
+    window = 2 * n_actors
+    pending_prep: dict[Any, Item] = {}
+    pending_align: dict[Any, str] = {}
+    queue = list(todo)
+    free = list(actors)
+    ready: list[tuple[Item, Any]] = []
+    failures: list[str] = []
+    while queue or pending_prep or pending_align or ready:
+        while queue and len(pending_prep) + len(ready) < window:
+            item = queue.pop(0)
+            pending_prep[prepare_task.remote(item, config)] = item
+        while ready and free:
+            item, ref = ready.pop(0)
+            actor = free.pop(0)
+            pending_align[actor.process.remote(item, ref)] = actor
+        waiting = list(pending_prep) + list(pending_align)
+        if not waiting:
+            continue
+        done, _ = ray.wait(waiting, num_returns=1)
+        for ref in done:
+            if ref in pending_prep:
+                ready.append((pending_prep.pop(ref), ref))
+            else:
+                free.append(pending_align.pop(ref))
+                try:
+                    ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - the part stays uncommitted: a re-run retries it
+                    failures.append(f"{type(exc).__name__}: {exc}")
+    return failures

@@ -1,0 +1,157 @@
+"""`curate helium`: the Helium text pipeline from the command line (registered by curate.cli)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from curate.helium.config import DEFAULT_PIPELINE, HeliumConfig
+
+console = Console(stderr=True)
+
+
+def _progress_reporter(progress: Progress) -> Any:
+    task = progress.add_task("parts", total=None)
+    state = {"bytes": 0, "docs": 0}
+
+    def on_progress(event: str, info: dict[str, Any]) -> None:
+        if event == "start":
+            progress.update(task, total=info["parts"], completed=info["done"])
+        elif event == "skipped":
+            pass  # already counted as done at start
+        elif event == "done":
+            state["bytes"] += info.get("bytes_in", 0)
+            state["docs"] += info.get("documents_in", 0)
+            progress.update(task, advance=1, description=f"parts ({state['docs']:,} docs, {state['bytes'] / 1e6:,.1f} MB)")
+
+    return on_progress
+
+
+def helium(
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="WET files, directories, globs, CommonCrawl *.paths(.gz) lists or fsspec URLs (s3://, https://).",
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder: documents/*.parquet, stats.json, errors.jsonl."),
+    config_path: Path = typer.Option(DEFAULT_PIPELINE, "--config", help="Pipeline YAML; CLI options override it."),
+    workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: CPUs of the local machine)."),
+    address: str | None = typer.Option(
+        None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."
+    ),
+    languages: str | None = typer.Option(None, "--languages", help="Comma-separated languages to keep, e.g. en or en,fr."),
+    lid_threshold: float | None = typer.Option(None, "--lid-threshold", help="Minimum language-ID probability [default 0.85]."),
+    lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
+    lid: bool | None = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
+    dedup: str | None = typer.Option(None, "--dedup", help="Exact line dedup policy: keep-first | drop-all | off."),
+    normalization: str | None = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
+    dedup_mode: str | None = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
+    bloom_fp_rate: float | None = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
+    bloom_expected_lines: int | None = typer.Option(
+        None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."
+    ),
+    shard_by: str | None = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
+    dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
+    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.5]."),
+    min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [3]."),
+    quality_model: str | None = typer.Option(
+        None, "--quality-model", help="9-category fastText quality model; enables the quality stage."
+    ),
+    quality_threshold: float | None = typer.Option(
+        None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."
+    ),
+    keep_rejected: bool | None = typer.Option(
+        None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."
+    ),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip parts finished by an earlier run of the same command."),
+) -> None:
+    """Build the Helium text corpus from CommonCrawl WET files: exact line dedup (per shard, bloom filter),
+    fuzzy dedup, language ID and quality filtering, written as Parquet on local Ray or a cluster."""
+    from curate.helium.pipeline import run_helium, write_summary_text
+
+    try:
+        overrides: dict[str, Any] = {
+            "languages": [x.strip() for x in languages.split(",") if x.strip()] if languages is not None else None,
+            "lid_threshold": lid_threshold,
+            "lid_model": lid_model,
+            "lid": lid,
+            "dedup": dedup,
+            "normalization": normalization,
+            "dedup_mode": dedup_mode,
+            "bloom_fp_rate": bloom_fp_rate,
+            "bloom_expected_lines": bloom_expected_lines,
+            "shard_by": shard_by,
+            "dedup_model": dedup_model,
+            "fuzzy": True if dedup_model else None,
+            "fuzzy_threshold": fuzzy_threshold,
+            "min_block": min_block,
+            "quality_model": quality_model,
+            "quality": True if quality_model else None,
+            "quality_threshold": quality_threshold,
+            "keep_rejected": keep_rejected,
+        }
+        config = HeliumConfig.load(config_path, overrides)
+        config.validate()
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        try:
+            stats = run_helium(
+                inputs, output, config, address=address, workers=workers, resume=resume, on_progress=_progress_reporter(progress)
+            )
+        except (ValueError, OSError) as exc:  # bad input, unreadable input or unwritable output
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        except RuntimeError as exc:  # failed parts or counts that do not reconcile: nothing is presented as done
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    console.print(write_summary_text(stats))
+    console.print(f"documents: {output / 'documents'}\nstats:     {output / 'stats.json'}\nerrors:    {output / 'errors.jsonl'}")
+
+
+def stats_command(output: Path = typer.Argument(..., help="An output folder of `curate helium`.")) -> None:
+    """Print the summary of a finished run."""
+    from curate.helium.pipeline import write_summary_text
+
+    stats = json.loads((output / "stats.json").read_text())
+    typer.echo(write_summary_text(stats))
+
+
+def demo(
+    output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Where the sample input and all outputs go."),
+    workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: all CPUs)."),
+) -> None:
+    """Run the main job on a built-in sample (no downloads): build a few WET files, train the dedup and
+    quality classifiers on them, run the whole Helium chain on local Ray, train a small tokenizer on
+    the corpus, write the report, and print where everything is."""
+    from curate.helium.demo import run_demo
+    from curate.helium.pipeline import write_summary_text
+    from curate.report.page import write_report
+
+    stats = run_demo(output, workers)
+    console.print(write_summary_text(stats))
+    console.print(f"report:       {write_report(output / 'helium')}")
+    console.print(
+        f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
+        f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}\n"
+        f"models:       {output / 'models'} (dedup.bin, quality.bin with model cards; tokenizer.model)"
+    )
+
+
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
+    app.command("helium")(helium)
+    app.command("demo")(demo)
+    app.command("stats")(stats_command)

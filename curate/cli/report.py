@@ -1,0 +1,33 @@
+"""`curate report DIR`: the run report as one self-contained HTML page (registered by curate.cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def report(
+    run_dir: Path = typer.Argument(
+        ...,
+        metavar="DIR",
+        help="A run folder: the --output of `curate helium`, `curate align`, `curate shards` or `curate inner-monologue`.",
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Where to write the page (default: DIR/report.html)."),
+) -> None:
+    """Write DIR/report.html: what the run kept, dropped and why (funnel, language and quality scores,
+    top removed duplicate lines, throughput, errors by kind; for speech runs hours in/out, drop reasons,
+    words per second, alignment confidence, PAD share). Self-contained: no script, no network."""
+    from curate.report.page import detect_kind, write_report
+
+    if not run_dir.is_dir():
+        typer.echo(f"error: not a folder: {run_dir}", err=True)
+        raise typer.Exit(2)
+    if not (run_dir / "stats.json").exists():
+        typer.echo(f"warning: {run_dir / 'stats.json'} is missing (unfinished run?); the report shows what it can", err=True)
+    path = write_report(run_dir, output)
+    typer.echo(f"report ({detect_kind(run_dir)} run): {path}")
+
+
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
+    app.command("report")(report)

@@ -1,0 +1,101 @@
+"""Run ledger: per-part commit records that make runs resumable and stats exact.
+
+A pipeline splits its work into *parts* (one input WET file, one audio file). When a part is done,
+its outputs are renamed into place first, then its commit record `DIR/_parts/<part>.json` (stats
+and issues of that part) is written atomically. So:
+
+- a part is done iff its commit record exists -> resume skips it, redoes everything else;
+- stats and errors are aggregated only from commit records, in sorted part order -> every part is
+  counted exactly once, and `stats.json` / `errors.jsonl` are byte-identical whatever the number
+  of workers or the order in which parts finished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from curate.core.storage import json_bytes, write_bytes_atomic, write_json_atomic
+
+PARTS_DIR = "_parts"
+
+
+def _add_nested(total: dict[str, Any], part: Mapping[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, Mapping):
+            _add_nested(total.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+
+
+def sum_counters(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Add nested dicts of numbers key by key (non-numeric leaves are ignored)."""
+    total: dict[str, Any] = {}
+    for item in items:
+        _add_nested(total, item)
+    return total
+
+
+class ReconciliationError(RuntimeError):
+    """The counts of a run do not add up: nothing may be presented as done."""
+
+
+def reconciles(counts: Mapping[str, Any]) -> bool:
+    """`in == kept + sum(dropped by reason) + errors` for one counter group (documents, files)."""
+    return counts.get("in", 0) == counts.get("kept", 0) + sum(counts.get("dropped", {}).values()) + counts.get("errors", 0)
+
+
+class Ledger:
+    def __init__(self, output_dir: str | Path) -> None:
+        self.output_dir = Path(output_dir)
+        self.parts_dir = self.output_dir / PARTS_DIR
+
+    def record_path(self, part: str) -> Path:
+        return self.parts_dir / f"{part}.json"
+
+    def check_run_config(self, config: Mapping[str, Any], resume: bool) -> None:
+        """Refuse to resume a folder written with another configuration; record this one."""
+        path = self.output_dir / "run_config.json"
+        current = json.loads(json.dumps(dict(config)))  # as it will read back (tuples -> lists)
+        if resume and path.exists():
+            previous = json.loads(path.read_text())
+            if previous != current:
+                changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+                raise ValueError(
+                    f"{self.output_dir} holds a run with another configuration (differs in: {', '.join(changed)}). "
+                    "Use --no-resume to start over, or another --output."
+                )
+        write_json_atomic(path, current)
+
+    def is_done(self, part: str) -> bool:
+        return self.record_path(part).exists()
+
+    def commit(self, part: str, record: Mapping[str, Any]) -> None:
+        """Write the commit record of `part`. Call only after its outputs are in place."""
+        write_json_atomic(self.record_path(part), dict(record))
+
+    def load(self, part: str) -> dict[str, Any]:
+        return json.loads(self.record_path(part).read_text())
+
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        if not self.parts_dir.exists():
+            return []
+        return [(p.stem, json.loads(p.read_text())) for p in sorted(self.parts_dir.glob("*.json"))]
+
+    def reset(self) -> None:
+        if self.parts_dir.exists():
+            for path in self.parts_dir.glob("*.json"):
+                path.unlink()
+
+    def write_errors(self, records: Iterable[Mapping[str, Any]], name: str = "errors.jsonl") -> int:
+        lines = [json_bytes(issue, sort_keys=True) + b"\n" for rec in records for issue in rec.get("issues", [])]
+        write_bytes_atomic(self.output_dir / name, b"".join(lines))
+        return len(lines)
+
+
+def count_issues(issues: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    errors = Counter(i["kind"] for i in issues if i.get("severity", "error") == "error")
+    return {"errors": sum(errors.values()), "errors_by_kind": dict(sorted(errors.items()))}

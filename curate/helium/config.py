@@ -1,0 +1,77 @@
+"""Helium pipeline configuration: one dataclass, loaded from `pipelines/helium.yaml`, overridden by CLI options."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate.core.config import build_config, load_config, pipeline_path
+
+DEFAULT_PIPELINE = pipeline_path("helium")
+
+
+@dataclass
+class HeliumConfig:
+    # sharding and exact line dedup
+    shard_by: str = "segment"  # segment | files:N | all
+    dedup: str = "keep-first"  # keep-first | drop-all | off
+    normalization: str = "strip"  # strip | ccnet
+    dedup_mode: str = "bloom"  # bloom | exact
+    bloom_fp_rate: float = 1e-3
+    bloom_expected_lines: int = 0  # 0 = estimate from the shard's input size
+    # fastText fuzzy dedup (issue: Helium 2/2)
+    fuzzy: bool = False
+    dedup_model: str | None = None
+    fuzzy_threshold: float = 0.5
+    min_block: int = 3
+    # language ID
+    lid: bool = True
+    lid_model: str | None = None  # None = bundled lid.176.ftz
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    lid_threshold: float = 0.85
+    # quality
+    quality: bool = False
+    quality_model: str | None = None
+    quality_threshold: float = 0.5
+    quality_min: dict[str, float] = field(default_factory=dict)
+    quality_max: dict[str, float] = field(default_factory=dict)
+    # outputs
+    keep_rejected: bool = False
+    compression: str = "zstd"
+    batch_size: int = 512
+    chunk_bytes: int = 32 * 1024 * 1024  # payload per chunk moved between actors: bounds memory
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HeliumConfig:
+        return build_config(cls, data)
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PIPELINE, overrides: dict[str, Any] | None = None) -> HeliumConfig:
+        """`pipelines/helium.yaml` (its `stages:` flattened), then the command-line overrides that are set."""
+        return load_config(cls, path, overrides or {})
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> HeliumConfig:
+        return cls.load(path)
+
+    def validate(self) -> None:
+        if self.dedup not in ("keep-first", "drop-all", "off"):
+            raise ValueError(f"--dedup must be keep-first, drop-all or off, not {self.dedup!r}")
+        if self.normalization not in ("strip", "ccnet"):
+            raise ValueError(f"normalization must be strip or ccnet, not {self.normalization!r}")
+        if self.dedup_mode not in ("bloom", "exact"):
+            raise ValueError(f"dedup_mode must be bloom or exact, not {self.dedup_mode!r}")
+        if not 0 <= self.lid_threshold <= 1:
+            raise ValueError("--lid-threshold must be in [0, 1]")
+        if self.fuzzy and not self.dedup_model:
+            raise ValueError(
+                "fuzzy dedup is on but no model is set: pass --dedup-model PATH (train one with `curate train dedup-classifier`)"
+            )
+        if self.quality and not self.quality_model:
+            raise ValueError(
+                "the quality stage is on but no model is set: pass --quality-model PATH (train one with `curate train quality-classifier`)"
+            )

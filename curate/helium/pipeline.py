@@ -1,0 +1,626 @@
+"""The Helium text pipeline on Ray: WET files -> exact line dedup -> [fuzzy dedup] -> language ID
+-> [quality] -> Parquet, deterministic, resumable and accounted for.
+
+Work is split in *parts*, one per input WET file. Placement:
+
+- one `ShardReader` actor per shard reads its files in order and runs exact line dedup (stateful,
+  so strictly sequential within a shard; shards run in parallel). It hands out one chunk (about
+  `chunk_bytes` of payload) at a time (`next_chunk`), and the driver only pulls the next one once
+  the previous was handed to a processor: that backpressure bounds memory to a few chunks in
+  flight per worker, whatever the size of the input;
+- a pool of `PartProcessor` actors (one per worker, models loaded once per actor) runs the model
+  steps; all chunks of a part go to the same processor, which streams them into the part's Parquet
+  file(s) and, after the last chunk, renames them into place and writes the part's commit record
+  (see `ledger.py`).
+
+A resumed run re-reads the shard to rebuild dedup state (cheap: hashing runs at hundreds of MB/s)
+but skips the model steps and writes of finished parts. Every output of a part depends only on
+the shard's content and the config, never on which actor ran it or when: identical bytes for 1 or
+N workers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import ray
+import xxhash
+from datatrove.data import Document
+
+from curate.core.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
+from curate.core.issues import Issue
+from curate.core.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
+from curate.core.ray_runtime import init_ray
+from curate.core.storage import clean_temporaries, write_json_atomic
+from curate.helium.config import HeliumConfig
+from curate.helium.parquet import ParquetStream, build_schema
+from curate.helium.steps.base import DROP_REASON, DocumentStep
+from curate.helium.steps.exact_dedup import ExactLineDedup
+from curate.helium.steps.language import LanguageFilter
+from curate.helium.wet import WetDocument, read_wet
+
+BYTES_PER_LINE_ESTIMATE = 48  # CommonCrawl WET lines average ~45-60 bytes; errs towards a larger filter
+GZIP_RATIO_ESTIMATE = 3.5
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    source: str
+    shard: str
+
+
+@dataclass
+class Chunk:
+    """A slice of one part's documents (after exact dedup), the unit moved between actors."""
+
+    part: Part
+    index: int
+    last: bool
+    docs: list[Document] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    bytes_in: int = 0
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in WET_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "input"
+
+
+def plan_parts(paths: list[str], shard_by: str) -> dict[str, list[Part]]:
+    """Shards of parts; part names are safe file names, unique, derived from the input paths only."""
+    stems = Counter(_stem(p) for p in paths)
+    shards = group_into_shards(paths, shard_by)
+    return {
+        shard: [
+            Part(_stem(p) if stems[_stem(p)] == 1 else f"{_stem(p)}-{xxhash.xxh64_hexdigest(printable_path(p))[:8]}", p, shard)
+            for p in files
+        ]
+        for shard, files in shards.items()
+    }
+
+
+def estimate_shard_lines(paths: list[str]) -> int:
+    total = 0.0
+    for path in paths:
+        try:
+            size = fsspec.filesystem(fsspec.utils.get_protocol(path)).size(path) or 0
+        except Exception:
+            size = 0
+        total += size * (GZIP_RATIO_ESTIMATE if path.endswith(".gz") else 1.0)
+    return max(100_000, int(total / BYTES_PER_LINE_ESTIMATE))
+
+
+def to_document(wet: WetDocument, shard: str) -> Document:
+    return Document(
+        text=wet.text,
+        id=wet.id,
+        metadata={
+            "url": wet.url,
+            "date": wet.date,
+            "source": wet.source,
+            "record_index": wet.record_index,
+            "shard": shard,
+            "warc_language": wet.warc_language,
+            "invalid_utf8": wet.invalid_utf8,
+        },
+    )
+
+
+_END: Any = object()
+
+
+class ShardReaderCore:
+    """Reads one shard's parts in order through exact line dedup, in chunks of about
+    `chunk_bytes` of payload (plain class; the actor wraps it)."""
+
+    def __init__(self, shard: str, parts: list[Part], config: HeliumConfig, done: set[str]) -> None:
+        expected = config.bloom_expected_lines or estimate_shard_lines([p.source for p in parts])
+        self.dedup = ExactLineDedup(config.dedup, config.normalization, config.dedup_mode, expected, config.bloom_fp_rate)
+        self.shard = shard
+        self.parts = parts
+        self.done = done
+        self.chunk_bytes = config.chunk_bytes
+        self._chunks = self._generate()
+
+    def _generate(self) -> Iterator[Chunk | None]:
+        if self.dedup.needs_observe_pass:
+            for part in self.parts:
+                for item in read_wet(part.source):
+                    if isinstance(item, WetDocument):
+                        self.dedup.observe(item.text)
+        for part in self.parts:
+            skip = part.name in self.done
+            chunk = Chunk(part, 0, False)
+            for item in read_wet(part.source, printable_path(part.source)):
+                if isinstance(item, Issue):
+                    chunk.issues.append(item.to_dict())
+                    continue
+                doc = to_document(item, self.shard)
+                self.dedup.process(doc)  # always: later parts' dedup state depends on this one
+                if not skip:
+                    chunk.docs.append(doc)
+                    chunk.bytes_in += item.nbytes
+                    if chunk.bytes_in >= self.chunk_bytes:
+                        yield chunk
+                        chunk = Chunk(part, chunk.index + 1, False)
+            chunk.last = True
+            yield None if skip else chunk
+
+    def next_chunk(self) -> tuple[tuple[str, int, bool] | None, Chunk | None]:
+        """((part name, chunk index, last), chunk) for the next chunk to process; (info, None)
+        with an empty name for a part already done; (None, None) when the shard is finished."""
+        chunk = next(self._chunks, _END)
+        if chunk is _END:
+            return None, None
+        if chunk is None:
+            return ("", -1, True), None
+        return (chunk.part.name, chunk.index, chunk.last), chunk
+
+
+def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
+    steps: list[DocumentStep] = []
+    if config.fuzzy:
+        from curate.helium.steps.classifiers import FuzzyLineDedup
+
+        steps.append(FuzzyLineDedup(config.dedup_model, config.fuzzy_threshold, config.min_block))
+    if config.lid:
+        steps.append(LanguageFilter(config.languages, config.lid_threshold, config.lid_model, config.batch_size))
+    if config.quality:
+        from curate.helium.steps.classifiers import QualityFilter
+
+        steps.append(QualityFilter(config.quality_model, config.quality_threshold, config.quality_min, config.quality_max))
+    return steps
+
+
+def count_lines(text: str) -> int:
+    return sum(1 for line in text.split("\n") if line.strip())
+
+
+class PartProcessorCore:
+    """Runs the model steps on the chunks of one part at a time, streams them into the part's
+    Parquet file(s), and on the last chunk renames them into place and commits the part."""
+
+    def __init__(self, config: HeliumConfig, output_dir: str) -> None:
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.steps = build_model_steps(config)
+        step_columns = [ExactLineDedup.columns, *(type(s).columns for s in self.steps)]
+        self.schema = build_schema(step_columns)
+        self.rejected_schema = build_schema(step_columns, rejected=True)
+        self.ledger = Ledger(output_dir)
+        self.current: PartWriter | None = None
+
+    def process(self, chunk: Chunk) -> dict[str, Any]:
+        if chunk.index == 0:
+            if self.current is not None:
+                self.current.abort()
+            self.current = PartWriter(
+                chunk.part,
+                self.output_dir,
+                self.schema,
+                self.rejected_schema if self.config.keep_rejected else None,
+                self.config.compression,
+            )
+        elif self.current is None or self.current.part != chunk.part or self.current.next_index != chunk.index:
+            # this actor restarted mid-part (its open files are gone): fail the part; a re-run redoes it
+            raise RuntimeError(f"part {chunk.part.name}: chunk {chunk.index} arrived without its predecessors")
+        docs: Any = iter(chunk.docs)
+        for step in self.steps:
+            docs = step.run(docs)
+        writer = self.current
+        writer.add(list(docs), chunk)
+        if not chunk.last:
+            return self._result(chunk)
+        record = writer.finish()
+        self.ledger.commit(chunk.part.name, record)
+        self.current = None
+        return self._result(chunk)
+
+    @staticmethod
+    def _result(chunk: Chunk) -> dict[str, Any]:
+        return {
+            "part": chunk.part.name,
+            "chunk": chunk.index,
+            "last": chunk.last,
+            "bytes_in": chunk.bytes_in,
+            "documents_in": len(chunk.docs),
+            "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
+        }
+
+
+class PartWriter:
+    """The open output files and counters of one part."""
+
+    def __init__(
+        self, part: Part, output_dir: Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str
+    ) -> None:
+        self.part = part
+        self.next_index = 0
+        self.kept = ParquetStream(output_dir / "documents" / f"{part.name}.parquet", schema, compression)
+        self.rejected = (
+            ParquetStream(output_dir / "rejected" / f"{part.name}.parquet", rejected_schema, compression)
+            if rejected_schema
+            else None
+        )
+        self.counts: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter()}
+        self.lines = Counter({"in": 0, "removed_exact": 0, "removed_fuzzy": 0, "kept_nonblank": 0})
+        self.bytes_in = self.bytes_kept = self.invalid_utf8 = 0
+        self.issues: list[dict[str, Any]] = []
+
+    def add(self, docs: list[Document], chunk: Chunk) -> None:
+        kept = [d for d in docs if not d.metadata.get(DROP_REASON)]
+        rejected = [d for d in docs if d.metadata.get(DROP_REASON)]
+        self.kept.write(kept)
+        if self.rejected is not None:
+            self.rejected.write(rejected)
+        self.counts["in"] += len(docs)
+        self.counts["kept"] += len(kept)
+        self.counts["dropped"].update(d.metadata[DROP_REASON] for d in rejected)
+        for d in docs:
+            self.lines["in"] += d.metadata.get("lines_in", 0)
+            self.lines["removed_exact"] += d.metadata.get("lines_removed_exact", 0)
+            self.lines["removed_fuzzy"] += d.metadata.get("lines_removed_fuzzy", 0)
+            self.invalid_utf8 += bool(d.metadata.get("invalid_utf8"))
+        for d in kept:
+            self.lines["kept_nonblank"] += count_lines(d.text)
+            self.bytes_kept += len(d.text.encode("utf-8", "surrogatepass"))
+        self.bytes_in += chunk.bytes_in
+        self.issues.extend(chunk.issues)
+        self.next_index = chunk.index + 1
+
+    def finish(self) -> dict[str, Any]:
+        self.kept.close()
+        if self.rejected is not None:
+            self.rejected.close()
+        issue_counts = count_issues(self.issues)
+        return {
+            "part": self.part.name,
+            "source": printable_path(self.part.source),
+            "shard": self.part.shard,
+            "documents": {
+                "in": self.counts["in"] + issue_counts["errors"],
+                "kept": self.counts["kept"],
+                "dropped": dict(sorted(self.counts["dropped"].items())),
+                "errors": issue_counts["errors"],
+            },
+            "errors_by_kind": issue_counts["errors_by_kind"],
+            "lines": dict(self.lines),
+            "bytes_in": self.bytes_in,
+            "bytes_kept": self.bytes_kept,
+            "invalid_utf8_documents": self.invalid_utf8,
+            "warnings": sum(1 for i in self.issues if i.get("severity") == "warning"),
+            "issues": self.issues,
+        }
+
+    def abort(self) -> None:
+        self.kept.abort()
+        if self.rejected is not None:
+            self.rejected.abort()
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class ShardReader(ShardReaderCore):
+    @ray.method(num_returns=2)
+    def next_chunk(self):  # type: ignore[override]
+        return super().next_chunk()
+
+
+@ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)  # the scheduler replays lost parts
+class PartProcessor(PartProcessorCore):
+    pass
+
+
+def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict[str, Any]:
+    ledger = Ledger(output_dir)
+    wanted = {p.name for p in parts}
+    records = [(name, rec) for name, rec in ledger.records() if name in wanted]
+    missing = sorted(wanted - {name for name, _ in records})
+    per_shard: dict[str, list[dict[str, Any]]] = {}
+    for _, rec in records:
+        per_shard.setdefault(rec["shard"], []).append(rec)
+
+    def summarize(recs: list[dict[str, Any]]) -> dict[str, Any]:
+        total = sum_counters({k: v for k, v in r.items() if k != "issues"} for r in recs)
+        total["files"] = len(recs)
+        total.setdefault("documents", {}).setdefault("dropped", {})
+        total["documents"]["dropped"] = dict(sorted(total["documents"]["dropped"].items()))
+        return total
+
+    stats = summarize([r for _, r in records])
+    stats["shards"] = {shard: summarize(recs) for shard, recs in sorted(per_shard.items())}
+    stats["missing_parts"] = missing
+    stats["reconciled"] = not missing and reconciles(stats["documents"]) and all(reconciles(r["documents"]) for _, r in records)
+    stats["config"] = config.to_dict()
+    n_errors = ledger.write_errors([r for _, r in records])
+    stats["issues_written"] = n_errors
+    write_json_atomic(output_dir / "stats.json", stats)
+    return stats
+
+
+def _start_fresh(output_dir: Path) -> None:
+    Ledger(output_dir).reset()
+    for sub in ("documents", "rejected"):
+        shutil.rmtree(output_dir / sub, ignore_errors=True)
+    for name in ("stats.json", "errors.jsonl"):
+        (output_dir / name).unlink(missing_ok=True)
+
+
+ProgressCallback = Callable[[str, dict[str, Any]], None]
+
+
+def run_helium(
+    inputs: list[str],
+    output_dir: str | Path,
+    config: HeliumConfig,
+    address: str | None = None,
+    workers: int | None = None,
+    resume: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run the pipeline; returns the stats (also in DIR/stats.json). Raises if counts do not reconcile."""
+    config.validate()
+    output_dir = Path(output_dir)
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise FileNotFoundError(f"no WET files found in {inputs}")
+    shards = plan_parts(paths, config.shard_by)
+    all_parts = [p for parts in shards.values() for p in parts]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(output_dir)
+    if not resume:
+        _start_fresh(output_dir)
+    Ledger(output_dir).check_run_config(config.to_dict(), resume)
+    if config.lid and not config.lid_model:
+        from curate.core.models import bundled_model_path
+
+        bundled_model_path("lid.176.ftz")  # fail now, with a clear message, not inside a worker
+
+    ledger = Ledger(output_dir)
+    done = {p.name for p in all_parts if ledger.is_done(p.name)}
+    todo = {shard: parts for shard, parts in shards.items() if any(p.name not in done for p in parts)}
+    started = time.monotonic()
+    failures: dict[str, str] = {}
+    if on_progress:
+        on_progress("start", {"parts": len(all_parts), "done": len(done), "shards": len(shards)})
+    if todo:
+        workers = workers or os.cpu_count() or 1
+        init_ray(address, workers)
+        failures = _Scheduler(todo, config, output_dir, done, workers, on_progress).run()
+        clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
+    stats = aggregate(output_dir, all_parts, config)
+    elapsed = time.monotonic() - started
+    write_json_atomic(
+        output_dir / "run.json",
+        {
+            "elapsed_s": round(elapsed, 3),
+            "workers": workers,
+            "address": address or os.environ.get("RAY_ADDRESS"),
+            "failures": failures,
+        },
+    )
+    if failures:
+        raise RuntimeError(
+            f"{len(failures)} part(s) failed (re-run the same command to retry them): "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))
+        )
+    if not stats["reconciled"]:
+        raise ReconciliationError(f"counts do not reconcile, see {output_dir / 'stats.json'}")
+    return stats
+
+
+@dataclass
+class _PartState:
+    part: str
+    shard: str
+    chunks: list[Any] = field(default_factory=list)  # refs kept until the part commits, to replay it
+    received_last: bool = False
+    submitted: int = 0
+    processor: int | None = None
+    attempt: int = 0
+
+
+@dataclass
+class _ReaderState:
+    shard: str
+    actor: Any
+    restarts: int = 0
+    pending: Any = None  # (info ref, chunk ref) of the outstanding next_chunk call
+    holding: str | None = None  # part whose latest chunk is not yet handed to a processor
+
+
+class _Scheduler:
+    """Pulls chunks from shard readers, pushes them to processors (a part sticks to one processor),
+    and recovers from lost workers.
+
+    Backpressure: a reader is asked for its next chunk only once its previous chunk was handed to a
+    processor, and a processor holds at most two chunks in flight.
+
+    Fault tolerance: the chunk refs of a part are kept until the part commits, so when a processor
+    dies (Ray restarts it) the part is replayed from its first chunk on a live processor. When a
+    reader dies (its node was lost), its shard restarts from its first file: dedup state is rebuilt
+    and every part not yet committed is redone. Results of abandoned attempts are ignored; a part
+    written twice gets identical bytes, so nothing is duplicated.
+    """
+
+    MAX_ATTEMPTS = 3
+
+    def __init__(
+        self,
+        shards: dict[str, list[Part]],
+        config: HeliumConfig,
+        output_dir: Path,
+        done: set[str],
+        workers: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.shards = shards
+        self.config = config
+        self.output_dir = output_dir
+        self.ledger = Ledger(output_dir)
+        self.done = set(done)
+        self.on_progress = on_progress
+        self.processors = [PartProcessor.remote(config, str(output_dir)) for _ in range(workers)]
+        self.assigned: dict[int, str | None] = {i: None for i in range(workers)}
+        self.in_flight: Counter[int] = Counter()
+        self.waiting = list(shards)
+        self.readers: dict[str, _ReaderState] = {}
+        self.parts: dict[str, _PartState] = {}
+        self.work: dict[Any, tuple[int, str, int, int, bool]] = {}  # ref -> (processor, part, attempt, index, last)
+        self.failures: dict[str, str] = {}
+        self.max_readers = max(1, min(workers, len(shards)))
+
+    # readers
+    def _start_reader(self, shard: str, restarts: int = 0) -> None:
+        committed = {p.name for p in self.shards[shard] if p.name in self.done or self.ledger.is_done(p.name)}
+        actor = ShardReader.remote(shard, self.shards[shard], self.config, committed)
+        self.readers[shard] = _ReaderState(shard, actor, restarts)
+        self._request(self.readers[shard])
+
+    def _request(self, reader: _ReaderState) -> None:
+        reader.pending = reader.actor.next_chunk.remote()
+        reader.holding = None
+
+    def _reader_died(self, reader: _ReaderState, exc: Exception) -> None:
+        for name in [n for n, st in self.parts.items() if st.shard == reader.shard]:
+            self._abandon(name)
+        if reader.restarts >= self.MAX_ATTEMPTS:
+            for part in self.shards[reader.shard]:
+                if not self.ledger.is_done(part.name):
+                    self.failures[part.name] = f"shard reader lost {reader.restarts + 1} times: {type(exc).__name__}: {exc}"[:500]
+            del self.readers[reader.shard]
+            return
+        self._start_reader(reader.shard, reader.restarts + 1)
+
+    def _abandon(self, name: str) -> None:
+        state = self.parts.pop(name)
+        if state.processor is not None and self.assigned[state.processor] == name:
+            self.assigned[state.processor] = None
+
+    # processors
+    def _processor_for(self, state: _PartState) -> int | None:
+        if state.processor is not None and self.assigned.get(state.processor) == state.part:
+            return state.processor if self.in_flight[state.processor] < 2 else None
+        for proc, owner in self.assigned.items():
+            if owner is None and self.in_flight[proc] == 0:
+                self.assigned[proc] = state.part
+                state.processor = proc
+                return proc
+        return None
+
+    def _dispatch(self) -> None:
+        for state in list(self.parts.values()):
+            while state.submitted < len(state.chunks):
+                proc = self._processor_for(state)
+                if proc is None:
+                    break
+                index = state.submitted
+                last = state.received_last and index == len(state.chunks) - 1
+                ref = self.processors[proc].process.remote(state.chunks[index])
+                self.work[ref] = (proc, state.part, state.attempt, index, last)
+                self.in_flight[proc] += 1
+                state.submitted += 1
+                reader = self.readers.get(state.shard)
+                if reader is not None and reader.holding == state.part and state.submitted == len(state.chunks):
+                    self._request(reader)
+
+    def _work_done(self, ref: Any) -> None:
+        proc, name, attempt, index, last = self.work.pop(ref)
+        self.in_flight[proc] -= 1
+        state = self.parts.get(name)
+        try:
+            result = ray.get(ref)
+        except Exception as exc:  # the processor died or raised: replay the part elsewhere
+            if state is None or state.attempt != attempt:
+                return
+            if self.assigned.get(proc) == name:
+                self.assigned[proc] = None
+            state.attempt += 1
+            state.submitted = 0
+            state.processor = None
+            if state.attempt >= self.MAX_ATTEMPTS:
+                self.failures[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                self._abandon(name)
+            return
+        if state is None or state.attempt != attempt:
+            return  # an abandoned attempt finished anyway; its output equals the redo's
+        if self.on_progress:
+            self.on_progress("done" if last else "chunk", result)
+        if last:
+            self.done.add(name)
+            self._abandon(name)
+
+    def _reader_answered(self, reader: _ReaderState) -> None:
+        info_ref, chunk_ref = reader.pending
+        reader.pending = None
+        try:
+            info = ray.get(info_ref)
+        except Exception as exc:
+            self._reader_died(reader, exc)
+            return
+        if info is None:
+            ray.kill(reader.actor)
+            del self.readers[reader.shard]
+            return
+        name, index, last = info
+        if name == "":
+            if self.on_progress:
+                self.on_progress("skipped", {})
+            self._request(reader)
+            return
+        if name in self.failures:
+            self._request(reader)
+            return
+        state = self.parts.setdefault(name, _PartState(name, reader.shard))
+        if index == 0:
+            state.chunks.clear()
+        state.chunks.append(chunk_ref)
+        state.received_last = last
+        reader.holding = name
+
+    def run(self) -> dict[str, str]:
+        while self.waiting or self.readers or self.work or any(st.submitted < len(st.chunks) for st in self.parts.values()):
+            while self.waiting and len(self.readers) < self.max_readers:
+                self._start_reader(self.waiting.pop(0))
+            self._dispatch()
+            by_ref = {r.pending[0]: r for r in self.readers.values() if r.pending is not None}
+            refs = list(by_ref) + list(self.work)
+            if not refs:
+                break
+            (ref,), _ = ray.wait(refs, num_returns=1)
+            if ref in by_ref:
+                self._reader_answered(by_ref[ref])
+            else:
+                self._work_done(ref)
+        return self.failures
+
+
+def write_summary_text(stats: dict[str, Any]) -> str:
+    docs, lines = stats["documents"], stats["lines"]
+    out = [
+        f"files: {stats['files']}  shards: {len(stats['shards'])}",
+        f"documents: in {docs['in']:,}  kept {docs['kept']:,}  errors {docs['errors']:,}",
+    ]
+    for reason, n in docs["dropped"].items():
+        out.append(f"  dropped {reason}: {n:,}")
+    out.append(
+        f"lines: in {lines['in']:,}  removed exact {lines['removed_exact']:,}  removed fuzzy {lines.get('removed_fuzzy', 0):,}"
+    )
+    out.append(f"bytes: in {stats['bytes_in']:,}  kept {stats['bytes_kept']:,}")
+    out.append(f"reconciled: {stats['reconciled']}")
+    return "\n".join(out)

@@ -1,0 +1,41 @@
+"""Document-level language ID with fastText (lid.176 by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pyarrow as pa
+from datatrove.data import Document
+
+from curate.core.fasttext_model import clean_for_fasttext, load_fasttext, predict_top
+from curate.core.models import bundled_model_path
+from curate.helium.steps.base import DocumentStep, drop
+
+
+class LanguageFilter(DocumentStep):
+    """Keep documents whose top language is in `languages` with probability >= `threshold`.
+
+    The whole document is classified at once (newlines -> spaces), as in the Moshi recipe.
+    """
+
+    name = "language id"
+    columns: ClassVar[dict[str, pa.DataType]] = {"language": pa.string(), "language_score": pa.float32()}
+
+    def __init__(
+        self, languages: list[str], threshold: float = 0.85, model_path: str | None = None, batch_size: int = 512
+    ) -> None:
+        super().__init__()
+        self.languages = frozenset(languages)
+        self.threshold = threshold
+        self.model_path = str(Path(model_path) if model_path else bundled_model_path("lid.176.ftz"))
+        self.batch_size = batch_size
+
+    def process_batch(self, docs: list[Document]) -> None:
+        model = load_fasttext(self.model_path)
+        labels, scores = predict_top(model, [clean_for_fasttext(doc.text) for doc in docs])
+        for doc, label, score in zip(docs, labels, scores):
+            doc.metadata["language"] = label
+            doc.metadata["language_score"] = float(score)
+            if label not in self.languages or score < self.threshold:
+                drop(doc, "language")

@@ -1,1 +1,0 @@
-"""Input discovery, WET reading and atomic output writing."""

@@ -1,1 +1,0 @@
-"""Pipeline steps (datatrove `PipelineStep` contract: `run(data, rank, world_size)`)."""

@@ -1,1 +1,0 @@
-"""Pure text rules: line normalization, hashing, bloom filter, dedup policies, classifier scoring."""
