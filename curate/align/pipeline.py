@@ -11,7 +11,6 @@ Outputs are committed part by part, so a killed run resumes where it stopped, an
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,9 +42,10 @@ from curate.align.items import (
 )
 from curate.align.refine import Word, refine_words, repair_times
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
+from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, start_run, sum_counters
 from curate.core.ray_runtime import init_ray
-from curate.core.storage import clean_temporaries, write_json_atomic
+from curate.core.runner import FileStage, Resources, run_items
+from curate.core.storage import write_json_atomic
 
 MAIN, OTHER = "SPEAKER_MAIN", "SPEAKER_OTHER"
 WHISPER_MODEL = "whisper-base-ct2"
@@ -169,7 +169,6 @@ def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
     return {"streams16k": s16, "voiced": voiced, "meta": meta, "issues": issues}
 
 
-@ray.remote(num_cpus=1)
 def prepare_task(item: Item, config: AlignConfig) -> dict[str, Any]:
     try:
         return prepare(item, config)
@@ -306,7 +305,8 @@ class AlignWorkerCore:
 # ---------------------------------------------------------------- driver
 
 
-def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> dict[str, Any]:
+def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's stats from the commit records of `items` (sorted order), and those records."""
     ledger = Ledger(output_dir)
     wanted = {i.id for i in items}
     records = [(name, rec) for name, rec in ledger.records() if name in wanted]
@@ -320,9 +320,7 @@ def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> dict[
     stats["missing_parts"] = missing
     stats["reconciled"] = not missing and reconciles(stats["files"]) and all(reconciles(r["stats"]["files"]) for _, r in records)
     stats["config"] = config.to_dict()
-    stats["issues_written"] = ledger.write_errors([r for _, r in records])
-    write_json_atomic(output_dir / "stats.json", stats)
-    return stats
+    return stats, [r for _, r in records]
 
 
 def run_align(
@@ -339,76 +337,49 @@ def run_align(
     items = expand_items(inputs)
     if not items:
         raise FileNotFoundError(f"no audio files found in {inputs}")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    clean_temporaries(output_dir)
-    if not resume:
-        Ledger(output_dir).reset()
-        shutil.rmtree(output_dir / "alignments", ignore_errors=True)
-    Ledger(output_dir).check_run_config(config.to_dict(), resume)
+    ledger = start_run(output_dir, config.to_dict(), resume, outputs=("alignments",))
     config.model_dir()  # fail now with a clear message, not inside a worker
-    ledger = Ledger(output_dir)
     todo = [i for i in items if not ledger.is_done(i.id)]
     started = time.monotonic()
     workers = workers or os.cpu_count() or 1
     failures: list[str] = []
     if todo:
         init_ray(address, workers)
-        failures = _drive(todo, config, output_dir, workers)
-    stats = aggregate(output_dir, items, config)
-    write_json_atomic(
-        output_dir / "run.json",
-        {"elapsed_s": round(time.monotonic() - started, 3), "workers": workers, "processed": len(todo), "failures": failures},
-    )
-    if not stats["reconciled"]:
-        raise ReconciliationError(f"counts do not reconcile, see {output_dir / 'stats.json'}")
-    return stats
+        failures = run_items(todo, align_stage(config, output_dir, workers))
+    stats, records = aggregate(output_dir, items, config)
+    run_info = {
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "workers": workers,
+        "processed": len(todo),
+        "failures": failures,
+    }
+    return finish_run(output_dir, "align", stats, records, run_info)
 
 
-def _drive(todo: list[Item], config: AlignConfig, output_dir: Path, workers: int) -> list[str]:
-    gpu = config.device == "cuda" or (config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)  # ASR actors on GPUs
-    # actors hold their CPUs for their lifetime: always leave one CPU to the prepare tasks, or
-    # they could never be scheduled (deadlock); an actor may still run cpu_threads threads
-    spare = max(0, workers - 1)
-    actor_cpus = min(config.cpu_threads, spare) if spare else 0
-    if gpu:
-        n_actors, opts = config.asr_workers or int(ray.cluster_resources().get("GPU", 1)), {"num_gpus": 1, "num_cpus": 0}
-    else:
-        n_actors = config.asr_workers or max(1, spare // max(1, actor_cpus))
-        opts = {"num_cpus": actor_cpus}
+def align_stage(config: AlignConfig, output_dir: Path, workers: int) -> FileStage:
+    """Resources of the align stage: CPU prepare tasks (decode, resample, VAD) feeding a pool of ASR actors."""
+    gpus = ray.cluster_resources().get("GPU", 0)
+    gpu = config.device == "cuda" or (config.device == "auto" and gpus > 0)  # ASR actors on GPUs
     # Ray sets OMP_NUM_THREADS to an actor's num_cpus, and CTranslate2's results (word probabilities,
     # punctuation) depend on the thread count: pin it to cpu_threads so the outputs never depend on
     # --workers or on the cluster's shape
     threads = str(max(1, config.cpu_threads))
-    opts["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}}
-    worker_cls = ray.remote(max_restarts=1, max_task_retries=1)(AlignWorkerCore)
-    actors = [worker_cls.options(**opts).remote(config, str(output_dir)) for _ in range(n_actors)]
-    # bounded window: at most 2 prepared files per actor wait in the object store (memory bound)
-    window = 2 * n_actors
-    pending_prep: dict[Any, Item] = {}
-    pending_align: dict[Any, str] = {}
-    queue = list(todo)
-    free = list(actors)
-    ready: list[tuple[Item, Any]] = []
-    failures: list[str] = []
-    while queue or pending_prep or pending_align or ready:
-        while queue and len(pending_prep) + len(ready) < window:
-            item = queue.pop(0)
-            pending_prep[prepare_task.remote(item, config)] = item
-        while ready and free:
-            item, ref = ready.pop(0)
-            actor = free.pop(0)
-            pending_align[actor.process.remote(item, ref)] = actor
-        waiting = list(pending_prep) + list(pending_align)
-        if not waiting:
-            continue
-        done, _ = ray.wait(waiting, num_returns=1)
-        for ref in done:
-            if ref in pending_prep:
-                ready.append((pending_prep.pop(ref), ref))
-            else:
-                free.append(pending_align.pop(ref))
-                try:
-                    ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - the part stays uncommitted: a re-run retries it
-                    failures.append(f"{type(exc).__name__}: {exc}")
-    return failures
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if gpu:
+        actors, resources = config.asr_workers or int(gpus or 1), Resources(num_cpus=0, num_gpus=1, env_vars=env)
+    else:
+        # actors hold their CPUs for their lifetime: always leave one CPU to the prepare tasks, or
+        # they could never be scheduled (deadlock); an actor may still run cpu_threads threads
+        spare = max(0, workers - 1)
+        actor_cpus = min(config.cpu_threads, spare) if spare else 0
+        actors = config.asr_workers or max(1, spare // max(1, actor_cpus))
+        resources = Resources(num_cpus=actor_cpus, env_vars=env)
+    return FileStage(
+        worker_cls=AlignWorkerCore,
+        worker_args=(config, str(output_dir)),
+        actors=actors,
+        resources=resources,
+        prepare=prepare_task,
+        prepare_args=(config,),
+        prepare_resources=Resources(num_cpus=1),
+    )

@@ -6,47 +6,56 @@ from pathlib import Path
 
 import typer
 
+from curate.core.config import pipeline_path
+
+DEFAULT_PIPELINE = pipeline_path("align")
+
 
 def align(
-    ctx: typer.Context,
     inputs: list[str] = typer.Argument(
         ...,
         help="Audio files (wav/flac/mp3/ogg/m4a), directories, globs, or a JSONL manifest "
         "(path, optional transcript, rttm, language, speakers, id).",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output directory: alignments/<id>.json, stats.json, errors.jsonl."),
-    config_file: Path | None = typer.Option(None, "--config", help="YAML file with option defaults (see pipelines/align.yaml)."),
-    backend: str = typer.Option(
-        "faster-whisper", help="ASR backend: faster-whisper (CPU/GPU, no torch) or whisperx (extra curate\\[whisperx])."
+    config_file: Path = typer.Option(
+        DEFAULT_PIPELINE, "--config", help="Pipeline YAML (its `align` stage); CLI options override it."
+    ),
+    backend: str | None = typer.Option(
+        None, help="ASR backend: faster-whisper (CPU/GPU, no torch) or whisperx (extra curate\\[whisperx])."
     ),
     asr_model: str | None = typer.Option(
         None, help="CTranslate2 Whisper model dir (default: bundled Whisper base, `make models`)."
     ),
     align_model: str | None = typer.Option(None, help="whisperx: local wav2vec2 CTC model dir for alignment."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda."),
-    compute_type: str = typer.Option("default", help="CTranslate2 compute type (int8, float16, ...)."),
-    cpu_threads: int = typer.Option(
-        1, help="Threads per ASR actor on CPU (1 is the most efficient per core; add actors instead)."
+    device: str | None = typer.Option(None, help="auto | cpu | cuda."),
+    compute_type: str | None = typer.Option(None, help="CTranslate2 compute type (int8, float16, ...)."),
+    cpu_threads: int | None = typer.Option(
+        None, help="Threads per ASR actor on CPU (1 is the most efficient per core; add actors instead)."
     ),
     language: str | None = typer.Option(None, help="Force the language (default: detect; a manifest row may set it)."),
-    main_channel: int = typer.Option(0, help="Stereo input: the channel of the main speaker (Moshi's side)."),
-    main_speaker: str = typer.Option("most", help="Diarized mono: main speaker = who speaks most, or 'random' (with --seed)."),
-    seed: int = typer.Option(0, help="Seed for --main-speaker random."),
+    main_channel: int | None = typer.Option(None, help="Stereo input: the channel of the main speaker (Moshi's side)."),
+    main_speaker: str | None = typer.Option(
+        None, help="Diarized mono: main speaker = who speaks most, or 'random' (with --seed)."
+    ),
+    seed: int | None = typer.Option(None, help="Seed for --main-speaker random."),
     diarization_model: str | None = typer.Option(
         None, help="Local pyannote pipeline dir to diarize mono files (or give rttm per file)."
     ),
-    refine: str = typer.Option("sphinx", help="Word-timing refinement: sphinx (pocketsphinx forced alignment, English) or off."),
+    refine: str | None = typer.Option(
+        None, help="Word-timing refinement: sphinx (pocketsphinx forced alignment, English) or off."
+    ),
     asr_workers: int | None = typer.Option(None, help="ASR actors (default: workers // cpu-threads; one per GPU)."),
     workers: int | None = typer.Option(None, help="CPUs for local Ray (default: all)."),
     address: str | None = typer.Option(None, envvar="RAY_ADDRESS", help="Join an existing Ray cluster."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip files already committed by a previous run."),
 ) -> None:
     """Audio -> per-speaker words with timestamps (alignments/<id>.json), on Ray."""
-    import json
-
     from curate.align.pipeline import AlignConfig, run_align
+    from curate.core.config import load_config
+    from curate.report.summary import align_summary
 
-    values = dict(
+    overrides = dict(
         backend=backend,
         asr_model=asr_model,
         align_model=align_model,
@@ -61,21 +70,19 @@ def align(
         refine=refine,
         asr_workers=asr_workers,
     )
-    if config_file:
-        import yaml
+    try:
+        config = load_config(AlignConfig, config_file, overrides, stage="align")
+        config.validate()
+        stats = run_align(inputs, output, config, address=address, workers=workers, resume=resume)
+    except (ValueError, OSError) as exc:  # a user error: bad option, missing input or model, unwritable output
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except RuntimeError as exc:  # failed items or counts that do not reconcile: nothing is presented as done
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(align_summary(stats), err=True)
+    import json
 
-        from curate.align.items import DropRules
-
-        loaded = (yaml.safe_load(config_file.read_text()) or {}).get("align", {})
-        rules = loaded.pop("rules", None)
-        for key, value in loaded.items():  # the file gives defaults; explicit options win
-            src = ctx.get_parameter_source(key)
-            if key in values and (src is None or src.name == "DEFAULT"):
-                values[key] = value
-        config = AlignConfig(**values, rules=DropRules(**rules) if rules else DropRules())
-    else:
-        config = AlignConfig(**values)
-    stats = run_align(inputs, output, config, address=address, workers=workers, resume=resume)
     files = stats["files"]
     typer.echo(json.dumps({"files": files, "words": stats.get("words", {}).get("out", 0), "reconciled": stats["reconciled"]}))
     typer.echo(f"alignments: {output / 'alignments'}  stats: {output / 'stats.json'}  errors: {output / 'errors.jsonl'}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,8 @@ def helium(
 ) -> None:
     """Build the Helium text corpus from CommonCrawl WET files: exact line dedup (per shard, bloom filter),
     fuzzy dedup, language ID and quality filtering, written as Parquet on local Ray or a cluster."""
-    from curate.helium.pipeline import run_helium, write_summary_text
+    from curate.helium.pipeline import run_helium
+    from curate.report.summary import helium_summary
 
     try:
         overrides: dict[str, Any] = {
@@ -118,16 +118,8 @@ def helium(
         except RuntimeError as exc:  # failed parts or counts that do not reconcile: nothing is presented as done
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
-    console.print(write_summary_text(stats))
+    console.print(helium_summary(stats))
     console.print(f"documents: {output / 'documents'}\nstats:     {output / 'stats.json'}\nerrors:    {output / 'errors.jsonl'}")
-
-
-def stats_command(output: Path = typer.Argument(..., help="An output folder of `curate helium`.")) -> None:
-    """Print the summary of a finished run."""
-    from curate.helium.pipeline import write_summary_text
-
-    stats = json.loads((output / "stats.json").read_text())
-    typer.echo(write_summary_text(stats))
 
 
 def demo(
@@ -138,11 +130,11 @@ def demo(
     quality classifiers on them, run the whole Helium chain on local Ray, train a small tokenizer on
     the corpus, write the report, and print where everything is."""
     from curate.helium.demo import run_demo
-    from curate.helium.pipeline import write_summary_text
     from curate.report.page import write_report
+    from curate.report.summary import helium_summary
 
     stats = run_demo(output, workers)
-    console.print(write_summary_text(stats))
+    console.print(helium_summary(stats))
     console.print(f"report:       {write_report(output / 'helium')}")
     console.print(
         f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
@@ -154,4 +146,3 @@ def demo(
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     app.command("helium")(helium)
     app.command("demo")(demo)
-    app.command("stats")(stats_command)

@@ -29,5 +29,21 @@ def report(
     typer.echo(f"report ({detect_kind(run_dir)} run): {path}")
 
 
+def stats_command(
+    output: Path = typer.Argument(..., help="An output folder of `curate helium`, `align`, `shards` or `inner-monologue`."),
+) -> None:
+    """Print the summary of a finished run."""
+    import json
+
+    from curate.report.summary import summary_text
+
+    path = output / "stats.json"
+    if not path.exists():
+        typer.echo(f"error: {path} not found (not a finished run folder?)", err=True)
+        raise typer.Exit(2)
+    typer.echo(summary_text(json.loads(path.read_text())))
+
+
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     app.command("report")(report)
+    app.command("stats")(stats_command)

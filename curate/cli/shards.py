@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from curate.core.config import pipeline_path
+from curate.report.summary import summary_text
 
 console = Console(stderr=True)
 DEFAULT_PIPELINE = pipeline_path("inner_monologue")
@@ -19,18 +20,6 @@ FORMATS = {"both": ["moshi", "parquet"], "moshi": ["moshi"], "parquet": ["parque
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] {exc}")
     return typer.Exit(2)
-
-
-def summary_text(stats: dict[str, Any]) -> str:
-    pad = stats.get("pad_share")
-    lines = [
-        f"files: {stats.get('files_in', 0)} in, {stats.get('files_ok', 0)} ok, {stats.get('errors', 0)} errors "
-        f"{stats.get('errors_by_kind', {})} (reconciled: {stats.get('reconciled')})",
-        f"audio: {stats.get('audio_seconds', 0) / 3600:.3f} h; windows: {stats.get('windows', 0)} ({stats.get('windows_padded', 0)} padded)",
-        f"text stream: {stats.get('frames', 0)} frames, PAD share {pad if pad is None else f'{pad:.1%}'}",
-        f"shards: {len(stats.get('shards', []))} files; parts: {stats.get('parts', 0)} ({stats.get('parts_run', 0)} run now)",
-    ]
-    return "\n".join(lines)
 
 
 def _shards_config(
@@ -138,7 +127,7 @@ def shards(
         stats = run_shards(inputs, output, config, address=address, workers=workers, resume=resume)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
-    console.print(summary_text(stats))
+    console.print(summary_text(stats, "shards"))
     console.print(
         f"moshi:  {output / 'moshi'}\nshards: {output / 'shards'}\nstats:  {output / 'stats.json'}\nerrors: {output / 'errors.jsonl'}"
     )
@@ -181,7 +170,7 @@ def inner_monologue(
         stats = run_inner_monologue(inputs, output, align_options, config, address=address, workers=workers, resume=resume)
     except (ValueError, FileNotFoundError, ImportError) as exc:
         raise _fail(exc) from exc
-    console.print(summary_text(stats))
+    console.print(summary_text(stats, "shards"))
     console.print(
         f"alignments: {output / 'align' / 'alignments'}\nmoshi:      {output / 'moshi'}\nshards:     {output / 'shards'}"
     )

@@ -99,3 +99,54 @@ class Ledger:
 def count_issues(issues: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     errors = Counter(i["kind"] for i in issues if i.get("severity", "error") == "error")
     return {"errors": sum(errors.values()), "errors_by_kind": dict(sorted(errors.items()))}
+
+
+def start_run(output_dir: str | Path, config: Mapping[str, Any], resume: bool, outputs: Iterable[str] = ()) -> Ledger:
+    """Open a run folder the same way for every stage: remove what a killed run left half-written,
+    start over when asked (`outputs`: the stage's output folders), and refuse to resume a folder
+    that was written with another configuration."""
+    import shutil
+
+    from curate.core.storage import clean_temporaries
+
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(folder)
+    ledger = Ledger(folder)
+    if not resume:
+        ledger.reset()
+        for name in outputs:
+            shutil.rmtree(folder / name, ignore_errors=True)
+        for name in ("stats.json", "errors.jsonl"):
+            (folder / name).unlink(missing_ok=True)
+    ledger.check_run_config(config, resume)
+    return ledger
+
+
+def finish_run(
+    output_dir: str | Path,
+    kind: str,
+    stats: dict[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    run_info: Mapping[str, Any],
+    failures: Mapping[str, str] | Iterable[str] = (),
+) -> dict[str, Any]:
+    """The end of every run: `errors.jsonl` (issues of the committed parts, in part order),
+    `stats.json` (the stage's counters + `kind`; `reconciled` must already be set by the stage from
+    its counter groups), `run.json` (the run's own facts, the only file that differs between runs).
+    Raises when parts failed or the counts do not reconcile: nothing is then presented as done."""
+    folder = Path(output_dir)
+    ledger = Ledger(folder)
+    stats["kind"] = kind
+    stats["issues_written"] = ledger.write_errors(records)
+    write_json_atomic(folder / "stats.json", stats)
+    write_json_atomic(folder / "run.json", dict(run_info))
+    failed = sorted(failures.items()) if isinstance(failures, Mapping) else [(None, f) for f in failures]
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} part(s) failed (re-run the same command to retry them): "
+            + "; ".join(f"{k}: {v}" if k else str(v) for k, v in failed)
+        )
+    if not stats.get("reconciled"):
+        raise ReconciliationError(f"counts do not reconcile, see {folder / 'stats.json'}")
+    return stats

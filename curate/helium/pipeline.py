@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,9 +38,9 @@ from datatrove.data import Document
 
 from curate.core.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, ReconciliationError, count_issues, reconciles, sum_counters
+from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, start_run, sum_counters
 from curate.core.ray_runtime import init_ray
-from curate.core.storage import clean_temporaries, write_json_atomic
+from curate.core.storage import clean_temporaries
 from curate.helium.config import HeliumConfig
 from curate.helium.parquet import ParquetStream, build_schema
 from curate.helium.steps.base import DROP_REASON, DocumentStep
@@ -326,7 +325,8 @@ class PartProcessor(PartProcessorCore):
     pass
 
 
-def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict[str, Any]:
+def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's stats from the commit records of `parts` (sorted order), and those records."""
     ledger = Ledger(output_dir)
     wanted = {p.name for p in parts}
     records = [(name, rec) for name, rec in ledger.records() if name in wanted]
@@ -347,18 +347,7 @@ def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> dict
     stats["missing_parts"] = missing
     stats["reconciled"] = not missing and reconciles(stats["documents"]) and all(reconciles(r["documents"]) for _, r in records)
     stats["config"] = config.to_dict()
-    n_errors = ledger.write_errors([r for _, r in records])
-    stats["issues_written"] = n_errors
-    write_json_atomic(output_dir / "stats.json", stats)
-    return stats
-
-
-def _start_fresh(output_dir: Path) -> None:
-    Ledger(output_dir).reset()
-    for sub in ("documents", "rejected"):
-        shutil.rmtree(output_dir / sub, ignore_errors=True)
-    for name in ("stats.json", "errors.jsonl"):
-        (output_dir / name).unlink(missing_ok=True)
+    return stats, [r for _, r in records]
 
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
@@ -381,17 +370,12 @@ def run_helium(
         raise FileNotFoundError(f"no WET files found in {inputs}")
     shards = plan_parts(paths, config.shard_by)
     all_parts = [p for parts in shards.values() for p in parts]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    clean_temporaries(output_dir)
-    if not resume:
-        _start_fresh(output_dir)
-    Ledger(output_dir).check_run_config(config.to_dict(), resume)
+    ledger = start_run(output_dir, config.to_dict(), resume, outputs=("documents", "rejected"))
     if config.lid and not config.lid_model:
         from curate.core.models import bundled_model_path
 
         bundled_model_path("lid.176.ftz")  # fail now, with a clear message, not inside a worker
 
-    ledger = Ledger(output_dir)
     done = {p.name for p in all_parts if ledger.is_done(p.name)}
     todo = {shard: parts for shard, parts in shards.items() if any(p.name not in done for p in parts)}
     started = time.monotonic()
@@ -403,25 +387,14 @@ def run_helium(
         init_ray(address, workers)
         failures = _Scheduler(todo, config, output_dir, done, workers, on_progress).run()
         clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
-    stats = aggregate(output_dir, all_parts, config)
-    elapsed = time.monotonic() - started
-    write_json_atomic(
-        output_dir / "run.json",
-        {
-            "elapsed_s": round(elapsed, 3),
-            "workers": workers,
-            "address": address or os.environ.get("RAY_ADDRESS"),
-            "failures": failures,
-        },
-    )
-    if failures:
-        raise RuntimeError(
-            f"{len(failures)} part(s) failed (re-run the same command to retry them): "
-            + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))
-        )
-    if not stats["reconciled"]:
-        raise ReconciliationError(f"counts do not reconcile, see {output_dir / 'stats.json'}")
-    return stats
+    stats, records = aggregate(output_dir, all_parts, config)
+    run_info = {
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "workers": workers,
+        "address": address or os.environ.get("RAY_ADDRESS"),
+        "failures": failures,
+    }
+    return finish_run(output_dir, "helium", stats, records, run_info, failures)
 
 
 @dataclass
@@ -608,19 +581,3 @@ class _Scheduler:
             else:
                 self._work_done(ref)
         return self.failures
-
-
-def write_summary_text(stats: dict[str, Any]) -> str:
-    docs, lines = stats["documents"], stats["lines"]
-    out = [
-        f"files: {stats['files']}  shards: {len(stats['shards'])}",
-        f"documents: in {docs['in']:,}  kept {docs['kept']:,}  errors {docs['errors']:,}",
-    ]
-    for reason, n in docs["dropped"].items():
-        out.append(f"  dropped {reason}: {n:,}")
-    out.append(
-        f"lines: in {lines['in']:,}  removed exact {lines['removed_exact']:,}  removed fuzzy {lines.get('removed_fuzzy', 0):,}"
-    )
-    out.append(f"bytes: in {stats['bytes_in']:,}  kept {stats['bytes_kept']:,}")
-    out.append(f"reconciled: {stats['reconciled']}")
-    return "\n".join(out)

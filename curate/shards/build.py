@@ -12,13 +12,14 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from curate.core.config import build_config, read_yaml, stage_options
 from curate.core.storage import atomic_path, write_bytes_atomic
 from curate.shards.stream import (
     FRAME_RATE,
@@ -96,11 +97,7 @@ class ShardsConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ShardsConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown shards options: {', '.join(unknown)}")
+    def from_dict(cls, data: Mapping[str, Any], source: str = "the shards options") -> ShardsConfig:
         values = dict(data)
         for name in (
             "window",
@@ -110,7 +107,7 @@ class ShardsConfig:
         ):  # YAML `256` is an int: same config, same stats bytes
             if isinstance(values.get(name), int):
                 values[name] = float(values[name])
-        return cls(**values)
+        return build_config(cls, values, source)
 
     def override(self, **values: Any) -> ShardsConfig:
         """A copy with the values that are not None (CLI options win over the YAML)."""
@@ -121,14 +118,11 @@ class ShardsConfig:
 
 def load_pipeline_yaml(path: str | Path) -> tuple[dict[str, Any], ShardsConfig]:
     """`pipelines/inner_monologue.yaml`: (align stage options, shards config)."""
-    import yaml
-
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    stages = raw.get("stages") or {}
-    unknown = sorted(set(stages) - {"align", "shards"})
+    raw = read_yaml(path)
+    unknown = sorted(set(raw.get("stages") or {}) - {"align", "shards"})
     if unknown:
         raise ValueError(f"{path}: unknown stages {', '.join(unknown)} (expected align, shards)")
-    return dict(stages.get("align") or {}), ShardsConfig.from_dict(stages.get("shards") or {})
+    return stage_options(raw, "align"), ShardsConfig.from_dict(stage_options(raw, "shards"), str(path))
 
 
 class WordTokenizer:

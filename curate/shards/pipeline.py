@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, count_issues, sum_counters
-from curate.core.storage import atomic_path, clean_temporaries, write_bytes_atomic, write_json_atomic
+from curate.core.ledger import Ledger, count_issues, finish_run, start_run, sum_counters
+from curate.core.runner import FileStage, Resources, run_items
+from curate.core.storage import atomic_path, write_bytes_atomic
 from curate.shards.build import (
     MOSHI_DIR,
     BadAlignment,
@@ -131,6 +133,25 @@ _STAT_KEYS = (
 _WINDOW_KEYS = ("windows", "windows_padded", "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes")
 
 
+@dataclass(frozen=True)
+class ShardPart:
+    """One unit of work: a few alignment files whose windows go to the same shard files."""
+
+    name: str
+    files: list[str]
+
+
+class PartBuilder:
+    """The shards stage's worker (one per actor)."""
+
+    def __init__(self, config: ShardsConfig, output_dir: str) -> None:
+        self.config = config
+        self.output_dir = output_dir
+
+    def process(self, item: ShardPart, prepared: None = None) -> dict[str, Any]:
+        return process_part(item.name, item.files, self.output_dir, self.config)
+
+
 def process_part(part: str, files: list[str], output_dir: str, config: ShardsConfig) -> dict[str, Any]:
     """Build the outputs of one part, then commit it. Bad items become issues; the part always completes."""
     out = Path(output_dir)
@@ -222,31 +243,41 @@ def run_shards(
     """Run the stage; returns the stats also written to `DIR/stats.json`."""
     config.validate()
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     files = find_alignments(inputs)
     parts = plan_parts(files, config.files_per_part)
-    for folder in (MOSHI_DIR, SHARDS_DIR):
-        clean_temporaries(out / folder)
-    ledger = Ledger(out)
-    if not resume:
-        ledger.reset()
+    ledger = start_run(out, config.to_dict(), resume, outputs=(MOSHI_DIR, SHARDS_DIR))
     # a committed part is reused only if it was built from the same inputs
     todo = {p: f for p, f in parts.items() if not (ledger.is_done(p) and ledger.load(p).get("inputs") == f)}
     started = time.perf_counter()
-    if todo and use_ray:
+    failures: list[str] = []
+    items = [ShardPart(name, files) for name, files in sorted(todo.items())]
+    if items and use_ray:
         import ray
 
         from curate.core.ray_runtime import init_ray
 
         init_ray(address, workers)
         gpus = 1 if config.mimi_weights and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(process_part)
-        ray.get([task.remote(p, f, str(out), config) for p, f in sorted(todo.items())])
+        stage = FileStage(
+            worker_cls=PartBuilder,
+            worker_args=(config, str(out)),
+            actors=max(1, int(ray.cluster_resources().get("CPU", 1))) if not gpus else 1,
+            resources=Resources(num_cpus=1, num_gpus=gpus),
+            in_flight_per_actor=1,
+        )
+        failures = run_items(items, stage)
     else:
-        for p, f in sorted(todo.items()):
-            process_part(p, f, str(out), config)
+        builder = PartBuilder(config, str(out))
+        for item in items:
+            builder.process(item, None)
     return finalize(
-        out, sorted(parts), config, parts_run=len(todo), seconds=time.perf_counter() - started, extra_stats=extra_stats
+        out,
+        sorted(parts),
+        config,
+        parts_run=len(todo),
+        seconds=time.perf_counter() - started,
+        extra_stats=extra_stats,
+        failures=failures,
     )
 
 
@@ -257,9 +288,11 @@ def finalize(
     parts_run: int,
     seconds: float,
     extra_stats: dict[str, Any] | None = None,
+    failures: list[str] | None = None,
 ) -> dict[str, Any]:
     ledger = Ledger(out)
-    records = [ledger.load(p) for p in part_names]
+    records = [ledger.load(p) for p in part_names if ledger.is_done(p)]
+    missing = [p for p in part_names if not ledger.is_done(p)]
     if "moshi" in config.formats:
         lines = sorted((m for r in records for m in r["manifest"]), key=lambda m: m["path"])
         text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in lines)
@@ -271,14 +304,14 @@ def finalize(
     totals["pad_share"] = round(totals.get("pad_frames", 0) / frames, 6) if frames else None
     totals["shards"] = [s for r in records for s in r["shards"]]
     totals["parts"] = len(records)
-    totals["reconciled"] = totals.get("files_in", 0) == totals.get("files_ok", 0) + totals["errors"]
+    totals["reconciled"] = not missing and totals.get("files_in", 0) == totals.get("files_ok", 0) + totals["errors"]
     totals["config"] = config.to_dict()
     if extra_stats:
         totals.update(extra_stats)
     totals["audio_seconds"] = round(totals.get("audio_seconds", 0.0), 6)
-    write_json_atomic(out / "stats.json", totals)
-    ledger.write_errors(records)
     # run-specific facts (parts redone, time) stay out of stats.json: it is byte-identical across resumes
+    run_info = {"elapsed_s": round(seconds, 3), "parts_run": parts_run, "failures": failures or []}
+    finish_run(out, "shards", totals, records, run_info, failures or [])
     return {**totals, "parts_run": parts_run, "seconds": round(seconds, 3)}
 
 
@@ -293,32 +326,16 @@ def run_inner_monologue(
 ) -> dict[str, Any]:
     """Audio -> `DIR/align` (the align stage, its own ledger and stats) -> shards in DIR. Both stages resume."""
     from curate.align.pipeline import AlignConfig, run_align
+    from curate.core.config import build_config
 
     config.validate()
     out = Path(output_dir)
-    align_config = align_config_from(AlignConfig, align_options)
+    align_config = build_config(AlignConfig, align_options, "the align stage")
     align_stats = run_align(inputs, out / "align", align_config, address=address, workers=workers, resume=resume)
     stats = run_shards([str(out / "align" / ALIGNMENTS_DIR)], out, config, address=address, workers=workers, resume=resume,
                        extra_stats={"align_stats": "align/stats.json"})  # fmt: skip
     stats["align"] = {k: v for k, v in align_stats.items() if not isinstance(v, (dict, list))}
     return stats
-
-
-def align_config_from(cls: Any, options: dict[str, Any]) -> Any:
-    """The align stage's config from the YAML `align` mapping; nested mappings (e.g. `rules`) become their dataclasses."""
-    import dataclasses
-
-    defaults = cls()
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"unknown align options: {', '.join(unknown)}")
-    values = dict(options)
-    for name, value in options.items():
-        default = getattr(defaults, name)
-        if isinstance(value, dict) and dataclasses.is_dataclass(default):
-            values[name] = dataclasses.replace(default, **value)
-    return cls(**values)
 
 
 def shard_paths(output_dir: str | Path) -> list[str]:

@@ -202,3 +202,19 @@ def test_cli_config_and_main_channel_swap(run: dict[str, Any], tmp_path: Path) -
     other = " ".join(w for w, _, _ in _words(rec, "SPEAKER_OTHER")).lower()
     assert "horizon" in main and "wizard" in other  # right channel = main speaker
     assert json.loads((out / "stats.json").read_text())["config"]["refine"] == "sphinx"
+
+
+def test_stats_command_reads_an_align_folder(run: dict[str, Any]) -> None:
+    """`curate stats` on a `curate align` folder (was a KeyError: 'documents' traceback)."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    stats = json.loads((run["out"] / "stats.json").read_text())
+    assert stats["kind"] == "align"
+    result = CliRunner().invoke(app, ["stats", str(run["out"])])
+    assert result.exit_code == 0, result.output
+    files = stats["files"]
+    assert f"files: in {files['in']:,}  kept {files['kept']:,}  errors {files['errors']:,}" in result.output
+    for reason, n in files["dropped"].items():
+        assert f"dropped {reason}: {n:,}" in result.output

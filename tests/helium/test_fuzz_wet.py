@@ -367,6 +367,7 @@ def test_corrupted_wet_files_never_crash_and_are_accounted_for(ray_local: None, 
 def test_non_utf8_file_names(tmp_path: Path) -> None:
     """The same path as a run, without Ray: shard reader -> part processor -> commit -> aggregate."""
     from curate.core.inputs import expand_inputs
+    from curate.core.ledger import finish_run
     from curate.helium.pipeline import PartProcessorCore, ShardReaderCore, aggregate, plan_parts
 
     if sys.platform == "darwin":
@@ -392,7 +393,8 @@ def test_non_utf8_file_names(tmp_path: Path) -> None:
                 break
             if chunk is not None:
                 processor.process(chunk)
-    stats = aggregate(out, parts, config)
+    stats, records = aggregate(out, parts, config)
+    finish_run(out, "helium", stats, records, run_info={})
     assert stats["reconciled"] and stats["files"] == 3
     assert stats["documents"]["in"] == 4
     issues = (out / "errors.jsonl").read_text(encoding="utf-8")

@@ -311,3 +311,40 @@ def test_inner_monologue_end_to_end(tmp_path: Path, tokenizer: Path) -> None:
         assert row["text_tokens"].tolist() == build_text_stream(window_words(words, row["window_start"], 10.0), 10.0)
     assert [w["probability"] is not None for w in rows[0]["words"]].count(True) >= 15
     assert json.loads(rows[0]["quality"]).get("mean_word_probability", 0) > 0.5
+
+
+def test_changed_config_is_refused_on_resume(tokenizer: Path, alignments: Path, tmp_path: Path) -> None:
+    """`curate shards ... --window 8` then `--window 4` into the same folder: refused (exit 2, one line),
+    and the 8 s windows and their stats stay as they were; `--no-resume` starts over with 4 s windows."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    out = tmp_path / "out"
+    base = ["shards", str(alignments), "--output", str(out), "--tokenizer", str(tokenizer), "--format", "parquet"]
+    first = CliRunner().invoke(app, [*base, "--window", "8"])
+    assert first.exit_code == 0, first.output
+    before = _tree_bytes(out)
+    second = CliRunner().invoke(app, [*base, "--window", "4"])
+    assert second.exit_code == 2
+    assert "another configuration" in second.output and "window" in second.output
+    assert "Traceback" not in second.output
+    assert _tree_bytes(out) == before
+    assert json.loads((out / "stats.json").read_text())["config"]["window"] == 8.0
+    third = CliRunner().invoke(app, [*base, "--window", "4", "--no-resume"])
+    assert third.exit_code == 0, third.output
+    assert json.loads((out / "stats.json").read_text())["config"]["window"] == 4.0
+    windows = pq.read_table(shard_paths(out)[0], columns=["duration"]).column("duration").to_pylist()
+    assert windows and max(windows) <= 4.0
+
+
+def test_stats_command_reads_a_shards_folder(run: tuple[Path, dict]) -> None:
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    out, stats = run
+    assert json.loads((out / "stats.json").read_text())["kind"] == "shards"
+    result = CliRunner().invoke(app, ["stats", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"windows: {stats['windows']}" in result.output
