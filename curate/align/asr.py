@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from curate.align.refine import Word, interpolate_missing
+from curate.align.records import ASR_SAMPLE_RATE, Word
+from curate.align.refine import interpolate_missing
 
-SR = 16000
+SR = ASR_SAMPLE_RATE
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-ASR_SAMPLE_RATE = 16000
 OUTPUT_SAMPLE_RATE = 24000
 
 # Stream layouts (stored as `stream_mode` in alignments/<id>.json).

@@ -20,7 +20,6 @@ import numpy as np
 import ray
 
 from curate.align.audio import (
-    ASR_SAMPLE_RATE,
     MODE_DIARIZED,
     MODE_MONO,
     MODE_STEREO,
@@ -40,14 +39,15 @@ from curate.align.items import (
     overlap,
     read_rttm,
 )
-from curate.align.refine import Word, refine_words, repair_times
+from curate.align.records import ASR_SAMPLE_RATE, SPEAKER_MAIN, SPEAKER_OTHER, AlignmentRecord, Word
+from curate.align.refine import refine_words, repair_times
 from curate.core.issues import Issue
 from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, start_run, sum_counters
 from curate.core.ray_runtime import init_ray
 from curate.core.runner import FileStage, Resources, run_items
 from curate.core.storage import write_json_atomic
 
-MAIN, OTHER = "SPEAKER_MAIN", "SPEAKER_OTHER"
+MAIN, OTHER = SPEAKER_MAIN, SPEAKER_OTHER
 WHISPER_MODEL = "whisper-base-ct2"
 
 
@@ -257,19 +257,19 @@ def align_item(item: Item, prepared: dict[str, Any], backend: Any, config: Align
         stats["files"]["dropped"][reason] = 1
         return {"record": None, "stats": stats, "issues": issues}
     stats["files"]["kept"] = 1
-    record = {
-        "id": item.id,
-        "source": str(Path(item.path).resolve()),
-        **meta,
-        "language": language,
-        "backend": config.backend,
-        "refine": config.refine,
-        "mean_word_probability": None if mean_p is None else round(mean_p, 4),
-        "no_speech_prob": round(min(nsp), 4) if nsp else None,
-        "alignments": [[w.text, [w.start, w.end], w.speaker] for w in words],
-        "word_probabilities": [w.probability for w in words],
-        "word_timing": [w.timing for w in words],
-    }
+    record = AlignmentRecord(
+        id=item.id,
+        source=str(Path(item.path).resolve()),
+        words=tuple(words),
+        fields={
+            **meta,
+            "language": language,
+            "backend": config.backend,
+            "refine": config.refine,
+            "mean_word_probability": None if mean_p is None else round(mean_p, 4),
+            "no_speech_prob": round(min(nsp), 4) if nsp else None,
+        },
+    ).to_json()
     return {"record": record, "stats": stats, "issues": issues}
 
 

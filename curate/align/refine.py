@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from curate.align.records import ASR_SAMPLE_RATE, Word
+
 MIN_WORD_DURATION = 0.02  # seconds; repaired words get at least this
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float
-    end: float
-    probability: float | None = None
-    speaker: str = "SPEAKER_MAIN"
-    timing: str = "asr"  # asr | aligned | interpolated | repaired
 
 
 def repair_times(words: Sequence[Word], duration: float, min_duration: float = MIN_WORD_DURATION) -> tuple[list[Word], int, int]:
@@ -309,7 +301,7 @@ def _refine_span(
     lo: float,
     hi: float,
 ) -> None:
-    sr = 16000
+    sr = ASR_SAMPLE_RATE
     lo, hi = max(0.0, lo), min(hi, audio16k.shape[-1] / sr)
     tokens = [align_token(w.text) for w in words[i:j]]
     aligned = _try_align(aligner, audio16k[int(lo * sr) : int(hi * sr)], tokens, hi - lo)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curate.align.records import AlignmentRecord, Word, words_json
 from curate.core.config import build_config, read_yaml, stage_options
 from curate.core.storage import atomic_path, write_bytes_atomic
 from curate.shards.stream import (
@@ -39,10 +39,6 @@ _RECORD_KEYS = {
     "id", "source", "duration", "sample_rate", "channels", "language", "alignments", "main_segments", "stream_mode", "main_channel",
     "word_probabilities", "probabilities", "word_timing",
 }  # fmt: skip
-
-
-class BadAlignment(ValueError):
-    """The alignment record is unusable (missing fields, malformed words)."""
 
 
 @dataclass
@@ -177,41 +173,10 @@ def safe_id(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", value).strip("._") or "item"
 
 
-@dataclass
-class AlignedWord:
-    word: str
-    start: float
-    end: float
-    speaker: str
-    probability: float | None
-
-
-def parse_record(raw: Mapping[str, Any], fallback_id: str) -> tuple[str, list[AlignedWord]]:
-    """Validate an `alignments/<id>.json` record; its words sorted by start (stable)."""
-    if not isinstance(raw, Mapping):
-        raise BadAlignment("record is not a JSON object")
-    for key in ("source", "alignments"):
-        if key not in raw:
-            raise BadAlignment(f"missing field {key!r}")
-    if not isinstance(raw["alignments"], list):
-        raise BadAlignment("'alignments' is not a list")
-    # per-word probabilities: a 4th element of each word, or a list parallel to `alignments`
-    probabilities = next((raw[k] for k in ("word_probabilities", "probabilities") if isinstance(raw.get(k), list)), None)
-    words: list[AlignedWord] = []
-    for k, item in enumerate(raw["alignments"]):
-        try:
-            word, span, speaker = item[0], item[1], item[2]
-            start, end = float(span[0]), float(span[1])
-            prob: Any = item[3] if len(item) > 3 else (probabilities[k] if probabilities and k < len(probabilities) else None)
-            if isinstance(prob, Mapping):
-                prob = prob.get("probability")
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise BadAlignment(f"malformed word #{k}: {item!r} ({exc})") from exc
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise BadAlignment(f"non-finite time in word #{k}: {item!r}")
-        words.append(AlignedWord(str(word), start, end, str(speaker), float(prob) if isinstance(prob, (int, float)) else None))
-    words.sort(key=lambda w: w.start)
-    return safe_id(str(raw.get("id") or fallback_id)), words
+def parse_record(raw: Mapping[str, Any], fallback_id: str) -> tuple[str, list[Word]]:
+    """Validate an `alignments/<id>.json` record: its file-name-safe id and its words sorted by start."""
+    record = AlignmentRecord.from_json(raw, fallback_id)
+    return safe_id(record.id), list(record.words)
 
 
 def quality_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,7 +214,7 @@ def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
 
 
 def write_moshi_files(
-    output_dir: Path, item_id: str, samples: np.ndarray, sample_rate: int, words: Sequence[AlignedWord]
+    output_dir: Path, item_id: str, samples: np.ndarray, sample_rate: int, words: Sequence[Word]
 ) -> dict[str, Any]:
     """`moshi/data_stereo/<id>.wav` + `<id>.json` (the trainer's per-file alignments); returns its manifest line."""
     import soundfile as sf
@@ -257,7 +222,7 @@ def write_moshi_files(
     folder = output_dir / MOSHI_DIR / STEREO_DIR
     with atomic_path(folder / f"{item_id}.wav") as tmp:
         sf.write(str(tmp), samples.T, sample_rate, format="WAV", subtype="PCM_16")
-    alignments = [[w.word, [w.start, w.end], w.speaker] for w in words]
+    alignments = words_json(words)
     write_bytes_atomic(folder / f"{item_id}.json", (json.dumps({"alignments": alignments}, ensure_ascii=False) + "\n").encode())
     return {"path": f"{STEREO_DIR}/{item_id}.wav", "duration": samples.shape[1] / sample_rate}
 
@@ -265,7 +230,7 @@ def write_moshi_files(
 def window_rows(
     item_id: str,
     raw: Mapping[str, Any],
-    words: Sequence[AlignedWord],
+    words: Sequence[Word],
     samples: np.ndarray,
     config: ShardsConfig,
     tokenizer: WordTokenizer,
@@ -276,9 +241,7 @@ def window_rows(
     n = samples.shape[1]
     duration = n / sr
     stream_config = config.stream_config()
-    timed = main_speaker_words(
-        [[w.word, [w.start, w.end], w.speaker] for w in words], tokenizer.encode, tokenizer.newline_id, config.main_speaker
-    )
+    timed = main_speaker_words(words_json(words), tokenizer.encode, tokenizer.newline_id, config.main_speaker)
     window_samples = int(round(config.window * sr))
     quality = json.dumps(quality_fields(raw), sort_keys=True, ensure_ascii=False)
     rows = []
@@ -305,7 +268,7 @@ def window_rows(
                 "text_tokens": tokens,
                 "words": [
                     {
-                        "word": w.word,
+                        "word": w.text,
                         "start": w.start - start,
                         "end": w.end - start,
                         "speaker": w.speaker,

@@ -14,8 +14,9 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from curate.align.records import SPEAKER_MAIN
+
 FRAME_RATE = 12.5  # Mimi: 24 kHz audio, 1,920 samples = 80 ms per frame
-SPEAKER_MAIN = "SPEAKER_MAIN"
 
 # Moshi 7B text ids (tokenizer_spm_32k_3): PAD = 3 (the SentencePiece pad id), EPAD = 0, zero token = -1.
 PAD = 3

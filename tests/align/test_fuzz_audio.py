@@ -37,14 +37,14 @@ pytest.importorskip("pocketsphinx")
 from curate.align.audio import decode_audio, downmix, resample  # noqa: E402
 from curate.align.items import expand_items  # noqa: E402
 from curate.align.pipeline import AlignConfig, run_align  # noqa: E402
-from tests.conftest import REPO, shared_path, tree_snapshot  # noqa: E402
+from tests.conftest import REPO, require, shared_path, tree_snapshot  # noqa: E402
 
 SEED = 20260602
 SR = 16000
 MODEL = REPO / "models" / "whisper-base-ct2"
 HOSTILE_IDS = ["../../escape", "../../../escape-deeper", "/etc/passwd", "$(touch PWNED)", "..", "a/../../b", "`id`;rm -rf ~"]
 
-pytestmark = pytest.mark.skipif(not (MODEL / "model.bin").exists(), reason="bundled Whisper model missing (make models)")
+require(MODEL / "model.bin")
 
 
 # ---------------------------------------------------------------- encoders

@@ -32,7 +32,7 @@ pytest.importorskip("sentencepiece")
 from curate.shards.build import ShardsConfig  # noqa: E402
 from curate.shards.pipeline import run_inner_monologue  # noqa: E402
 from curate.training.tokenizer import train_tokenizer  # noqa: E402
-from tests.conftest import REPO, shared_path  # noqa: E402
+from tests.conftest import REPO, require, shared_path  # noqa: E402
 
 MODEL = REPO / "models" / "whisper-base-ct2"
 # cpu_threads=1: one CPU per ASR actor, so the cluster run gets three actors spread over the nodes.
@@ -41,7 +41,7 @@ MODEL = REPO / "models" / "whisper-base-ct2"
 ALIGN = {"language": "en", "asr_model": str(MODEL), "cpu_threads": 1}
 SHARDS = {"window": 10.0, "files_per_part": 1}  # one part per clip: the two parts can run on two nodes
 
-pytestmark = pytest.mark.skipif(not (MODEL / "model.bin").exists(), reason="bundled Whisper model missing (make models)")
+require(MODEL / "model.bin")
 
 CLUSTER_SCRIPT = textwrap.dedent(
     """

