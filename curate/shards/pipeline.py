@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.core.issues import Issue
 from curate.align.records import BadAlignment
+from curate.core.issues import Issue
 from curate.core.ledger import Ledger, count_issues, finish_run, start_run, sum_counters
 from curate.core.runner import FileStage, Resources, run_items
 from curate.core.storage import atomic_path, write_bytes_atomic
