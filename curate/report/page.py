@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from curate.helium.steps import STEPS
+
 REPORT_NAME = "report.html"
 COMMON_SECTIONS = ("summary", "throughput", "errors")
 TEXT_SECTIONS = ("summary", "funnel", "language-scores", "quality-scores", "duplicate-lines", "throughput", "errors")
@@ -46,13 +48,9 @@ SPEECH_SECTIONS = (
     "errors",
 )
 
-# drop reason -> the stage that drops it, in pipeline order
-TEXT_STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("read", "Reading (unreadable records)", ()),
-    ("exact", "Exact line dedup", ("empty_after_dedup",)),
-    ("fuzzy", "Fuzzy line dedup", ("empty_after_fuzzy",)),
-    ("lid", "Language ID", ("language",)),
-    ("quality", "Quality filter", ("quality",)),
+# (stage key, title, its drop reasons) in pipeline order, as the steps declare them
+TEXT_STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (("read", "Reading (unreadable records)", ()),) + tuple(
+    (step.stage, step.title, step.drop_reasons) for step in STEPS
 )
 QUALITY_LABELS = ("rand", "wiki", "books", "science", "news", "stem", "life", "hum", "pop")
 DUP_SCAN_BYTES = 64 * 1024 * 1024  # payload bytes re-read to rank removed duplicate lines

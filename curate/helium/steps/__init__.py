@@ -1,0 +1,15 @@
+"""The Helium steps, in pipeline order. Each declares its stage key, title, columns and drop reasons;
+the schema, the stats and the report read them from here."""
+
+from __future__ import annotations
+
+from curate.helium.steps.classifiers import FuzzyLineDedup, QualityFilter
+from curate.helium.steps.exact_dedup import ExactLineDedup
+from curate.helium.steps.language import LanguageFilter
+
+STEPS = (ExactLineDedup, FuzzyLineDedup, LanguageFilter, QualityFilter)
+
+
+def drop_reasons() -> dict[str, str]:
+    """drop reason -> stage key, for every step."""
+    return {reason: step.stage for step in STEPS for reason in step.drop_reasons}

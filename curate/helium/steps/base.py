@@ -40,7 +40,11 @@ class DocumentStep(PipelineStep):
     """Processes the kept documents of each batch; dropped ones pass through untouched."""
 
     type = "curate"
+    # what a step declares: its key and title in reports, the columns it adds, the reasons it drops for
+    stage: ClassVar[str] = ""
+    title: ClassVar[str] = ""
     columns: ClassVar[dict[str, pa.DataType]] = {}
+    drop_reasons: ClassVar[tuple[str, ...]] = ()
     batch_size: int = 512
 
     def process_batch(self, docs: list[Document]) -> None:
@@ -55,6 +59,8 @@ class DocumentStep(PipelineStep):
                     self.process_batch(kept)
                 for doc in kept:
                     reason = doc.metadata.get(DROP_REASON)
+                    if reason and reason not in self.drop_reasons:  # the report and the stats only know declared reasons
+                        raise ValueError(f"{type(self).__name__} dropped for {reason!r}, which it does not declare")
                     self.stat_update("dropped" if reason else "kept")
                     if reason:
                         self.stat_update(f"dropped_{reason}")

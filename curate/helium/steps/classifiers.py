@@ -129,6 +129,10 @@ def _split_batch(docs: Sequence[Document]) -> tuple[list[list[str]], list[np.nda
 class FuzzyLineDedup(DocumentStep):
     """Remove blocks of >= `min_block` consecutive lines the dedup classifier calls duplicates."""
 
+    stage: ClassVar[str] = "fuzzy"
+    title: ClassVar[str] = "Fuzzy line dedup"
+    drop_reasons: ClassVar[tuple[str, ...]] = (DROP_EMPTY_AFTER_FUZZY,)
+
     name = "fuzzy line dedup"
     columns: ClassVar[dict[str, pa.DataType]] = {"lines_removed_fuzzy": pa.int64()}
 
@@ -181,6 +185,10 @@ class FuzzyLineDedup(DocumentStep):
 
 class QualityFilter(DocumentStep):
     """Score documents with the 9-category line classifier and keep those that pass the rule."""
+
+    stage: ClassVar[str] = "quality"
+    title: ClassVar[str] = "Quality filter"
+    drop_reasons: ClassVar[tuple[str, ...]] = (DROP_QUALITY,)
 
     name = "quality filter"
     columns: ClassVar[dict[str, pa.DataType]] = {"quality": QUALITY_STRUCT, "quality_score": pa.float32()}

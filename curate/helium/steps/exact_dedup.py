@@ -22,6 +22,9 @@ def has_content(lines: list[str]) -> bool:
 
 
 class ExactLineDedup(PipelineStep):
+    stage: ClassVar[str] = "exact"
+    title: ClassVar[str] = "Exact line dedup"
+    drop_reasons: ClassVar[tuple[str, ...]] = ("empty_after_dedup",)
     type = "curate"
     name = "exact line dedup"
     columns: ClassVar[dict[str, pa.DataType]] = {"lines_in": pa.int32(), "lines_removed_exact": pa.int32()}

@@ -19,6 +19,10 @@ class LanguageFilter(DocumentStep):
     The whole document is classified at once (newlines -> spaces), as in the Moshi recipe.
     """
 
+    stage: ClassVar[str] = "lid"
+    title: ClassVar[str] = "Language ID"
+    drop_reasons: ClassVar[tuple[str, ...]] = ("language",)
+
     name = "language id"
     columns: ClassVar[dict[str, pa.DataType]] = {"language": pa.string(), "language_score": pa.float32()}
 
