@@ -35,6 +35,7 @@ import pyarrow as pa
 import ray
 import xxhash
 from datatrove.data import Document
+from datatrove.utils.stats import Stats
 
 from curate.core.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
 from curate.core.issues import Issue
@@ -230,14 +231,22 @@ class PartProcessorCore:
         self.current = None
         return self._result(chunk)
 
-    @staticmethod
-    def _result(chunk: Chunk) -> dict[str, Any]:
+    def _take_step_stats(self) -> dict[str, dict[str, Any]]:
+        """The steps' own counters and timings (datatrove `stat_update` / `track_time`) since the last call."""
+        out = {}
+        for step in self.steps:
+            out[step.stage] = step.stats.to_dict()
+            step.stats = Stats(str(step))
+        return out
+
+    def _result(self, chunk: Chunk) -> dict[str, Any]:
         return {
             "part": chunk.part.name,
             "chunk": chunk.index,
             "last": chunk.last,
             "bytes_in": chunk.bytes_in,
             "documents_in": len(chunk.docs),
+            "steps": self._take_step_stats(),
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
         }
@@ -380,12 +389,15 @@ def run_helium(
     todo = {shard: parts for shard, parts in shards.items() if any(p.name not in done for p in parts)}
     started = time.monotonic()
     failures: dict[str, str] = {}
+    step_stats: dict[str, Any] = {}
     if on_progress:
         on_progress("start", {"parts": len(all_parts), "done": len(done), "shards": len(shards)})
     if todo:
         workers = workers or os.cpu_count() or 1
         init_ray(address, workers)
-        failures = _Scheduler(todo, config, output_dir, done, workers, on_progress).run()
+        scheduler = _Scheduler(todo, config, output_dir, done, workers, on_progress)
+        failures = scheduler.run()
+        step_stats = {stage: stats.to_dict() for stage, stats in scheduler.step_stats.items()}
         clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
     stats, records = aggregate(output_dir, all_parts, config)
     run_info = {
@@ -393,6 +405,7 @@ def run_helium(
         "workers": workers,
         "address": address or os.environ.get("RAY_ADDRESS"),
         "failures": failures,
+        "steps": step_stats,  # the steps' stat_update / track_time of the parts run now (timings vary by run)
     }
     return finish_run(output_dir, "helium", stats, records, run_info, failures)
 
@@ -456,6 +469,7 @@ class _Scheduler:
         self.parts: dict[str, _PartState] = {}
         self.work: dict[Any, tuple[int, str, int, int, bool]] = {}  # ref -> (processor, part, attempt, index, last)
         self.failures: dict[str, str] = {}
+        self.step_stats: dict[str, Stats] = {}  # this run's per-step counters and timings (run.json)
         self.max_readers = max(1, min(workers, len(shards)))
 
     # readers
@@ -532,6 +546,9 @@ class _Scheduler:
             return
         if state is None or state.attempt != attempt:
             return  # an abandoned attempt finished anyway; its output equals the redo's
+        for stage, stats in result.get("steps", {}).items():
+            merged = Stats.from_dict(stats)
+            self.step_stats[stage] = self.step_stats[stage] + merged if stage in self.step_stats else merged
         if self.on_progress:
             self.on_progress("done" if last else "chunk", result)
         if last:

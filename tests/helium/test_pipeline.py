@@ -135,7 +135,11 @@ def test_keep_first_planted_shard(ray_local: None, planted_shard: Path, articles
     assert stats["reconciled"] is True
     assert list(stats["shards"]) == ["1715971057216.39"]
     on_disk = json.loads((tmp_path / "stats.json").read_text())
-    assert on_disk["documents"] == stats["documents"]
+    assert on_disk["documents"] == stats["documents"] and on_disk["kind"] == "helium"
+    # the steps' own stat_update / track_time counters are kept, in run.json (timings differ by run)
+    lid = json.loads((tmp_path / "run.json").read_text())["steps"]["lid"]
+    assert lid["stats"]["kept"]["total"] == 4 and lid["stats"]["dropped_language"]["total"] == 2
+    assert lid["time_stats"]["total"] > 0
 
 
 def test_drop_all_removes_first_copies_too(
