@@ -72,6 +72,18 @@ class Chunk:
     bytes_in: int = 0
 
 
+@dataclass(frozen=True)
+class ChunkInfo:
+    """The reader's answer to `next_chunk`: which chunk of which part, or that the shard is done,
+    or that a part was skipped (already committed: read only to rebuild the dedup state)."""
+
+    part: str = ""
+    index: int = -1
+    last: bool = True
+    shard_done: bool = False
+    skipped: bool = False
+
+
 def _stem(path: str) -> str:
     name = path.rstrip("/").rsplit("/", 1)[-1]
     for suffix in WET_SUFFIXES:
@@ -161,15 +173,15 @@ class ShardReaderCore:
             chunk.last = True
             yield None if skip else chunk
 
-    def next_chunk(self) -> tuple[tuple[str, int, bool] | None, Chunk | None]:
-        """((part name, chunk index, last), chunk) for the next chunk to process; (info, None)
-        with an empty name for a part already done; (None, None) when the shard is finished."""
+    def next_chunk(self) -> tuple[ChunkInfo, Chunk | None]:
+        """What comes next and the chunk itself (None when there is nothing to process). The info is
+        a separate, tiny return value so the driver learns it without pulling the chunk's documents."""
         chunk = next(self._chunks, _END)
         if chunk is _END:
-            return None, None
+            return ChunkInfo(shard_done=True), None
         if chunk is None:
-            return ("", -1, True), None
-        return (chunk.part.name, chunk.index, chunk.last), chunk
+            return ChunkInfo(skipped=True), None
+        return ChunkInfo(chunk.part.name, chunk.index, chunk.last), chunk
 
 
 def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
@@ -426,7 +438,7 @@ class _ReaderState:
     shard: str
     actor: Any
     restarts: int = 0
-    pending: Any = None  # (info ref, chunk ref) of the outstanding next_chunk call
+    pending: Any = None  # (ChunkInfo ref, chunk ref) of the outstanding next_chunk call
     holding: str | None = None  # part whose latest chunk is not yet handed to a processor
 
 
@@ -563,12 +575,12 @@ class _Scheduler:
         except Exception as exc:
             self._reader_died(reader, exc)
             return
-        if info is None:
+        if info.shard_done:
             ray.kill(reader.actor)
             del self.readers[reader.shard]
             return
-        name, index, last = info
-        if name == "":
+        name, index, last = info.part, info.index, info.last
+        if info.skipped:
             if self.on_progress:
                 self.on_progress("skipped", {})
             self._request(reader)

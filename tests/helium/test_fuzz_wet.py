@@ -389,7 +389,7 @@ def test_non_utf8_file_names(tmp_path: Path) -> None:
         reader = ShardReaderCore(shard, shard_parts, config, set())
         while True:
             info, chunk = reader.next_chunk()
-            if info is None:
+            if info.shard_done:
                 break
             if chunk is not None:
                 processor.process(chunk)
