@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import math
 import os
@@ -298,11 +297,3 @@ def predict_top_labels(model, texts: Sequence[str]) -> list[str]:
         return []
     labels, _ = model.predict([fasttext_line(t) for t in texts], k=1)
     return [lab[0].removeprefix(LABEL_PREFIX) if lab else "" for lab in labels]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

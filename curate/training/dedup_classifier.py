@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from curate.core.models import sha256_of
 from curate.helium.fuzzy import model_text
 from curate.helium.hashing import hash_lines
 from curate.helium.normalize import get_normalizer
@@ -48,7 +49,6 @@ from curate.training.common import (
     predict_top_labels,
     priority_of_hash,
     roc_auc,
-    sha256_file,
     split_held_out,
     train_fasttext,
 )
@@ -241,7 +241,7 @@ def train_dedup_classifier(
         ),
         "model": str(output),
         "model_bytes": output.stat().st_size,
-        "model_sha256": sha256_file(output),
+        "model_sha256": sha256_of(output),
         "labels": list(LABELS),
         "notes": [
             f"line hash normalization: {normalization}; shards by {shard_by}: {len(shards)}",

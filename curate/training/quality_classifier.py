@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from curate.core.models import sha256_of
 from curate.helium.quality import QUALITY_LABELS, RAND
 from curate.training.cards import write_model_card
 from curate.training.common import (
@@ -52,7 +53,6 @@ from curate.training.common import (
     predict_top_labels,
     priority,
     roc_auc,
-    sha256_file,
     split_held_out,
     train_fasttext,
 )
@@ -307,7 +307,7 @@ def train_quality_classifier(
         ),
         "model": str(output),
         "model_bytes": output.stat().st_size,
-        "model_sha256": sha256_file(output),
+        "model_sha256": sha256_of(output),
         "labels": trained,
         "untrained_labels": [label for label in QUALITY_LABELS if label not in trained],
         "notes": [
