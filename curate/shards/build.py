@@ -128,8 +128,9 @@ class WordTokenizer:
         import sentencepiece as spm
 
         self.processor = spm.SentencePieceProcessor(model_file=str(model_path))
-        newline = self.processor.piece_to_id("\n")
-        self.newline_id: int | None = None if newline == self.processor.unk_id() else newline
+        # moshi-finetune's newline piece: `tokenizer.encode("\n")[-1]`; none when "\n" encodes to nothing
+        newline = self.processor.encode("\n")
+        self.newline_id: int | None = newline[-1] if newline else None
 
     def encode(self, text: str) -> list[int]:
         return list(self.processor.encode(text))
