@@ -130,7 +130,7 @@ def test_moshi_finetune_tokenize_on_multiline_words(book_tokenizer: tuple[spm.Se
             out = [*out, nl_piece, *part]
         return out
 
-    from curate.inner_monologue import tokenize_word
+    from curate.shards.stream import tokenize_word
     from curate.shards.build import WordTokenizer
 
     tok = WordTokenizer(str(summary_model(book_tokenizer)))
