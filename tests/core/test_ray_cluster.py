@@ -26,18 +26,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, c4_documents, shared_path
+from tests.conftest import REPO, c4_documents, require, shared_path
 
 RAY = Path(sys.executable).with_name("ray")
 MODEL = Path(os.environ.get("CURATE_MODELS_DIR", REPO / "models")) / "whisper-base-ct2"
 CLIPS = [shared_path("speech", "faster_whisper", "jfk.flac"), shared_path("speech", "faster_whisper", "stereo_diarization.wav")]
+require(RAY, MODEL / "model.bin")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not RAY.exists(), reason="ray command line not installed"),
-    pytest.mark.skipif(not (MODEL / "model.bin").exists(), reason="bundled Whisper model missing (make models)"),
-    pytest.mark.skipif(not all(c.exists() for c in CLIPS), reason="shared data not available"),
-]
+pytestmark = pytest.mark.slow
 
 TIMINGS: dict[str, float] = {}
 

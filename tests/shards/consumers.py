@@ -33,8 +33,10 @@ MONO = [
 ]
 
 
-def available() -> bool:
-    return BOOK.exists() and all((SPEECH / a).exists() and (SPEECH / t).exists() for a, t in MONO)
+def required_paths() -> list[Path]:
+    """What the consumer tests read (they fail, never skip, when any is missing)."""
+    pairs = [*MONO, ("mfa/michaelandsickmichael.wav", "mfa/cold_corpus.TextGrid")]
+    return [BOOK, *(SPEECH / name for pair in pairs for name in pair)]
 
 
 def _words(textgrid: str, speaker: str, offset: float = 0.0) -> list[list]:

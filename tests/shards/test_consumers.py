@@ -23,9 +23,10 @@ import pytest
 import sentencepiece as spm
 import soundfile as sf
 
-from tests.shards.consumers import WINDOW, available, shards_run
+from tests.conftest import require
+from tests.shards.consumers import WINDOW, required_paths, shards_run
 
-pytestmark = pytest.mark.skipif(not available(), reason="shared data not available")
+require(*required_paths())
 
 PAD, EPAD, ZERO = 3, 0, -1  # moshi 7B: text_padding_token_id, end_of_text_padding_id, zero_token_id
 IN_WORD = PAD  # in_word_padding defaults to text_padding
@@ -217,7 +218,7 @@ def test_text_tokens_are_moshi_finetunes_text_stream(run: tuple[Path, Path, dict
     # the check is not vacuous: words, EPADs, multi-line words and short last windows all occur
     all_tokens = [t for row in rows.values() for t in row["text_tokens"]]
     assert sum(t not in (PAD, EPAD) for t in all_tokens) > 300 and EPAD in all_tokens
-    assert all_tokens.count(newline) >= 5
+    assert all_tokens.count(newline) >= 3  # some multi-line words are cut by the next word before their newline
     assert sum(row["padded"] for row in rows.values()) >= 5  # short last windows (their zero tail needs < 0.8 s here)
     assert zero_tail == sum(max(0, len(row["text_tokens"]) - math.ceil(expected[k][1] * FRAME_RATE)) for k, row in rows.items())
 

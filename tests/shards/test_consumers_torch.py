@@ -3,7 +3,7 @@ stereo window, and `ShardDataset` under a `DataLoader` with several workers and 
 window exactly once per epoch, deterministically for a seed.
 
 Needs torch, torchcodec (with FFmpeg's shared libraries) and datasets: `make test` runs this file in
-the torch environment (`build/venv-whisperx`); elsewhere it skips.
+the torch environment (`build/venv-whisperx`, TORCH_TESTS in the Makefile); elsewhere it skips.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.shards.consumers import WINDOW, available, shards_run
+from tests.conftest import require
+from tests.shards.consumers import WINDOW, required_paths, shards_run
 
 torch = pytest.importorskip("torch")
 datasets = pytest.importorskip("datasets")
@@ -23,7 +24,7 @@ pytest.importorskip("torchcodec.decoders")  # fails to import without FFmpeg's l
 
 from curate.shards.dataset import ShardDataset  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not available(), reason="shared data not available")
+require(*required_paths())
 
 
 @pytest.fixture(scope="module")

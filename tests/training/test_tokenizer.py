@@ -130,8 +130,8 @@ def test_moshi_finetune_tokenize_on_multiline_words(book_tokenizer: tuple[spm.Se
             out = [*out, nl_piece, *part]
         return out
 
-    from curate.shards.stream import tokenize_word
     from curate.shards.build import WordTokenizer
+    from curate.shards.stream import tokenize_word
 
     tok = WordTokenizer(str(summary_model(book_tokenizer)))
     assert tok.newline_id == sp.piece_to_id("\n")
