@@ -23,7 +23,6 @@ lossless: `decode(encode(text)) == text` for any text without the Unicode noncha
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -202,17 +201,17 @@ def round_trip(processor: Any, documents: Iterable[str]) -> dict[str, Any]:
 
 
 def _write_card(output: Path, summary: dict[str, Any], options: dict[str, Any], files: list[Path]) -> None:
+    from curate.core.models import sha256_of
     from curate.training.cards import write_model_card
 
-    data = output.read_bytes()
     trip = summary["round_trip"]
     card = {
         "kind": "tokenizer",
         "title": f"SentencePiece unigram tokenizer ({summary['vocab_size']} pieces)",
         "description": "Moshi/Helium text tokenizer settings, trained by `curate train tokenizer` on Helium corpus Parquet files.",
         "model": output.name,
-        "model_bytes": len(data),
-        "model_sha256": hashlib.sha256(data).hexdigest(),
+        "model_bytes": output.stat().st_size,
+        "model_sha256": sha256_of(output),
         "labels": [],
         "notes": [
             "special ids: unk 0, bos 1, eos 2, pad 3 (pad = the PAD of the Inner Monologue text stream)",
