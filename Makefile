@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CURATE := $(VENV)/bin/curate
 
-.PHONY: install install-all models browser whisperx demo test bench lint clean
+.PHONY: install install-all models browser ffmpeg whisperx demo test bench lint clean
 
 $(VENV)/.stamp-core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(WXVENV)/.stamp: pyproject.toml
 	$(WXVENV)/bin/pip install --quiet --upgrade pip
 	$(WXVENV)/bin/pip install --quiet torch==2.9.1 "torchaudio==2.9.*"
 	$(WXVENV)/bin/pip install --quiet --no-deps whisperx==3.8.6
-	$(WXVENV)/bin/pip install --quiet -e ".[dev,audio,whisperx,mimi]"
+	$(WXVENV)/bin/pip install --quiet -e ".[dev,audio,whisperx,mimi,hf-audio]"
 	touch $@
 
 whisperx: $(WXVENV)/.stamp
@@ -43,9 +43,13 @@ demo: install models
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-TORCH_TESTS := tests/align/test_whisperx.py tests/shards/test_mimi.py
+# FFmpeg's shared libraries (Debian) for torchcodec: `datasets` decodes the shards' audio with it
+ffmpeg:
+	-@ldconfig -p | grep -q libavcodec.so || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libavdevice59 libavfilter8 libavformat59 libavcodec59 libavutil57 libswscale6 libswresample4 >/dev/null) || echo "FFmpeg libraries not installed: the datasets audio decoding test will fail"
 
-test: install-all models browser whisperx
+TORCH_TESTS := tests/align/test_whisperx.py tests/shards/test_mimi.py tests/shards/test_consumers_torch.py
+
+test: install-all models browser ffmpeg whisperx
 	CURATE_NO_SKIP=1 $(PY) -m pytest -q $(addprefix --ignore=,$(TORCH_TESTS))
 	CURATE_NO_SKIP=1 $(WXVENV)/bin/python -m pytest -q $(TORCH_TESTS)
 

@@ -128,8 +128,9 @@ class WordTokenizer:
         import sentencepiece as spm
 
         self.processor = spm.SentencePieceProcessor(model_file=str(model_path))
-        newline = self.processor.piece_to_id("\n")
-        self.newline_id: int | None = None if newline == self.processor.unk_id() else newline
+        # moshi-finetune's newline piece: `tokenizer.encode("\n")[-1]`; none when "\n" encodes to nothing
+        newline = self.processor.encode("\n")
+        self.newline_id: int | None = newline[-1] if newline else None
 
     def encode(self, text: str) -> list[int]:
         return list(self.processor.encode(text))
@@ -146,7 +147,22 @@ WORD_TYPE = pa.struct(
 )
 
 
-def shard_schema(with_codes: bool = False) -> pa.Schema:
+# Hugging Face `datasets` Audio storage: the FLAC bytes and a file name (what `Audio().encode_example` writes)
+AUDIO_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def hf_features(sample_rate: int = SAMPLE_RATE) -> dict[str, Any]:
+    """The `datasets` features the shards declare in their Arrow schema metadata (key `huggingface`).
+
+    Only `audio` needs one (an `Audio` feature: `datasets` >= 4 decodes it with torchcodec to the
+    stereo 24 kHz array); every other column keeps the feature `datasets` infers from its Arrow type
+    (`text_tokens` list<int32> -> a sequence of int32), so the metadata stays readable by old and new
+    `datasets` versions alike (only keys every version's `Audio` knows).
+    """
+    return {"audio": {"_type": "Audio", "sampling_rate": sample_rate, "decode": True}}
+
+
+def shard_schema(with_codes: bool = False, sample_rate: int = SAMPLE_RATE) -> pa.Schema:
     fields = [
         ("id", pa.string()),
         ("source", pa.string()),
@@ -156,7 +172,7 @@ def shard_schema(with_codes: bool = False) -> pa.Schema:
         ("valid_duration", pa.float64()),
         ("padded", pa.bool_()),
         ("sample_rate", pa.int32()),
-        ("audio", pa.binary()),
+        ("audio", AUDIO_TYPE),
         ("num_frames", pa.int32()),
         ("text_tokens", pa.list_(pa.int32())),
         ("words", pa.list_(WORD_TYPE)),
@@ -165,7 +181,8 @@ def shard_schema(with_codes: bool = False) -> pa.Schema:
     ]
     if with_codes:
         fields.append(("codes", pa.list_(pa.list_(pa.int16()))))
-    return pa.schema(fields)
+    metadata = {"huggingface": json.dumps({"info": {"features": hf_features(sample_rate)}}, sort_keys=True)}
+    return pa.schema(fields, metadata=metadata)
 
 
 def safe_id(value: str) -> str:
@@ -263,7 +280,7 @@ def window_rows(
                 "valid_duration": valid / sr,
                 "padded": valid < window_samples,
                 "sample_rate": sr,
-                "audio": encode_flac(chunk, sr),
+                "audio": {"bytes": encode_flac(chunk, sr), "path": f"{item_id}-{index:05d}.flac"},
                 "num_frames": len(tokens),
                 "text_tokens": tokens,
                 "words": [
@@ -288,5 +305,5 @@ def window_rows(
         stats["pad_frames"] += sum(1 for t in tokens if t == config.pad or t == stream_config.in_word)
         stats["epad_frames"] += sum(1 for t in tokens if t == config.epad)
         stats["zero_frames"] += sum(1 for t in tokens if t == config.zero)
-        stats["audio_bytes"] += len(rows[-1]["audio"])
+        stats["audio_bytes"] += len(rows[-1]["audio"]["bytes"])
     return rows

@@ -6,6 +6,14 @@ stays bounded whatever the shard size. Work is split by row group: first across 
 DataLoader workers. Shuffling: the row-group order is permuted with `seed + epoch`, then rows pass
 through a shuffle buffer. torch is optional: with it the class is a `torch.utils.data.IterableDataset`
 and `text_tokens` / `audio` come out as tensors-ready numpy arrays; without it, a plain iterable.
+`audio` is the FLAC bytes of the `{bytes, path}` column (`decode_audio=False`) or the decoded
+float32 [2, samples] array.
+
+Under a `torch.utils.data.DataLoader` with `num_workers > 1` each worker takes every
+`num_workers`-th row group of its rank's share, so the workers of all ranks together read every
+window exactly once per epoch, in an order fixed by `seed`, `epoch`, rank and worker. Call
+`set_epoch` before each epoch's iterator is created (DataLoader workers get a copy of the dataset
+when the iterator starts: with `persistent_workers=True` a later `set_epoch` does not reach them).
 """
 
 from __future__ import annotations
@@ -130,8 +138,11 @@ class ShardDataset(_Base):  # type: ignore[misc,valid-type]
             row["text_tokens"] = np.asarray(row["text_tokens"], dtype=np.int64)
         if "codes" in row and row["codes"] is not None:
             row["codes"] = np.asarray(row["codes"], dtype=np.int64)
-        if self.decode_audio and row.get("audio") is not None:
-            row["audio"], _ = decode_flac(row["audio"])
+        audio = row.get("audio")
+        if isinstance(audio, dict):  # the `datasets` Audio storage {bytes, path}; older shards held bare bytes
+            audio = row["audio"] = audio.get("bytes")
+        if self.decode_audio and audio is not None:
+            row["audio"], _ = decode_flac(audio)
         return row
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -96,7 +96,7 @@ class ShardWriter:
             self._open()
         columns = {name: [r.get(name) for r in self._rows] for name in self.schema.names}
         self._writer.write_table(pa.table(columns, schema=self.schema))  # type: ignore[union-attr]
-        self._bytes += sum(len(r["audio"]) for r in self._rows)
+        self._bytes += sum(len(r["audio"]["bytes"]) for r in self._rows)
         self._rows = []
         if self._bytes >= self.max_bytes:
             self._close_file()
@@ -170,7 +170,7 @@ def process_part(part: str, files: list[str], output_dir: str, config: ShardsCon
     writer = ShardWriter(
         out / SHARDS_DIR,
         part,
-        shard_schema(with_codes=mimi is not None),
+        shard_schema(with_codes=mimi is not None, sample_rate=config.sample_rate),
         int(config.shard_size_mb * 2**20),
         config.rows_per_group,
     )

@@ -91,14 +91,15 @@ def build_text_stream(words: Iterable[TimedWord], duration: float, config: TextS
 
 
 def tokenize_word(word: str, encode: Callable[[str], list[int]], newline_id: int | None = None) -> tuple[int, ...]:
-    """Tokens of one word encoded on its own (no BOS); a newline inside it becomes the newline piece."""
-    parts = word.strip().split("\n")
+    """Tokens of one word encoded on its own (no BOS), as moshi-finetune's `tokenize(word.strip(), bos=False)`:
+    the stripped word is split at newlines, each line encoded as it is, and the newline piece goes
+    between lines (only there). `newline_id` None (a tokenizer that encodes "\n" to nothing): lines are
+    simply concatenated, where moshi-finetune would fail."""
     tokens: list[int] = []
-    for k, part in enumerate(parts):
+    for k, part in enumerate(word.strip().split("\n")):
         if k and newline_id is not None:
             tokens.append(newline_id)
-        if part.strip():
-            tokens.extend(encode(part.strip()))
+        tokens.extend(encode(part) if part else ())
     return tuple(tokens)
 
 

@@ -273,7 +273,9 @@ def test_train_tokenizer_cli(tmp_path: Path) -> None:
 def test_flac_is_lossless_pcm16(run: tuple[Path, dict]) -> None:
     out, _ = run
     table = pq.read_table(shard_paths(out)[0], columns=["audio"])
-    data, sr = sf.read(io.BytesIO(table.column("audio")[0].as_py()), dtype="int16")
+    cell = table.column("audio")[0].as_py()  # the `datasets` Audio storage: {bytes, path}
+    assert cell["path"].endswith("-00000.flac")
+    data, sr = sf.read(io.BytesIO(cell["bytes"]), dtype="int16")
     assert sr == 24000 and data.shape == (480000, 2) and data.dtype == np.int16
 
 

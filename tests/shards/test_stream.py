@@ -115,6 +115,11 @@ def test_tokenize_word_and_main_speaker_filter() -> None:
     assert tokenize_word("  ab ", encode) == (97, 98)
     assert tokenize_word("a\nb", encode, newline_id=13) == (97, 13, 98)
     assert tokenize_word("a\nb", encode) == (97, 98)
+    # moshi-finetune: only the whole word is stripped; its lines are encoded as they are, the newline
+    # piece between lines only (none before or after, even for blank lines inside)
+    assert tokenize_word(" a \n b\n", encode, newline_id=13) == (97, 32, 13, 32, 98)
+    assert tokenize_word("a\n\nb", encode, newline_id=13) == (97, 13, 13, 98)
+    assert tokenize_word(" \n ", encode, newline_id=13) == ()
     alignments = [
         ["b", [1.0, 1.2], "SPEAKER_MAIN"],
         ["x", [0.1, 0.4], "SPEAKER_OTHER"],

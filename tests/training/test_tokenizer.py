@@ -60,3 +60,131 @@ def test_corpus_lines_cuts_long_lines_and_checks_the_column(tmp_path: Path) -> N
     pq.write_table(pa.table({"content": ["x"]}), tmp_path / "d.parquet")
     with pytest.raises(ValueError, match="no column 'text'"):
         list(corpus_lines([tmp_path / "d.parquet"]))
+
+
+# --- Moshi / Helium semantics: lossless, newline piece, moshi-finetune's `tokenize` --------------------------------
+
+VECTORS = [
+    "\n",
+    "\t",
+    " ",
+    "a\nb",
+    "two  spaces,   three and trailing   ",
+    "   leading",
+    "\tindented\twith tabs\t",
+    "line one\n\n\nline four\n",
+    "windows\r\nline ends\r\n",
+    "emoji 😀 🎉👍🏽 family 👨‍👩‍👧",
+    "中文文本，日本語のテキスト、한국어 텍스트",
+    "invalid UTF-8 became \ufffd\ufffd here",
+    "NBSP\u00a0and full-width Ａ１ and ligature ﬁ stay as written",
+    "control \x00 \x07 \x1b[0m characters",
+    "digits 1234567 3.14159",
+    "SentencePiece shows a space as \u2581: ['\u2581the', '\u2581cat']",
+]
+
+
+@pytest.fixture(scope="module")
+def book_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[spm.SentencePieceProcessor, dict]:
+    folder = tmp_path_factory.mktemp("book")
+    corpus = _corpus(folder / "corpus")
+    summary = train_tokenizer([str(corpus)], folder / "tok" / "spm.model", vocab_size=600)
+    return spm.SentencePieceProcessor(model_file=summary["model"]), summary
+
+
+@pytest.mark.parametrize("text", VECTORS)
+def test_decode_encode_is_identity(book_tokenizer: tuple[spm.SentencePieceProcessor, dict], text: str) -> None:
+    sp, _ = book_tokenizer
+    ids = sp.encode(text)
+    assert sp.unk_id() not in ids
+    assert sp.decode(ids) == text
+
+
+def test_newline_tab_and_whitespace_pieces(book_tokenizer: tuple[spm.SentencePieceProcessor, dict]) -> None:
+    sp, summary = book_tokenizer
+    assert sp.encode("\n", out_type=str) == ["▁", "\n"]  # never empty: moshi-finetune's nl_piece = encode("\n")[-1]
+    assert summary["newline_ids"] == sp.encode("\n") and sp.id_to_piece(sp.encode("\n")[-1]) == "\n"
+    assert sp.encode("a\tb", out_type=str)[1] == "\t"
+    # spaces are kept one for one: the old NFKC + remove_extra_whitespaces settings made these three equal
+    assert len({tuple(sp.encode(t)) for t in ("a b", "a  b", " a b ")}) == 3
+    # NFKC would have folded these; identity normalisation keeps them apart
+    assert sp.encode("Ａ") != sp.encode("A") and sp.encode("ﬁ") != sp.encode("fi")
+    # SentencePiece's space symbol U+2581 survives as itself (normalised to a noncharacter and back) ...
+    assert (
+        sp.decode(sp.encode("sp.encode('Stratford') == ['\u2581strat', 'ford']"))
+        == "sp.encode('Stratford') == ['\u2581strat', 'ford']"
+    )
+    # ... and that noncharacter U+FDD0 is the one documented exception
+    assert sp.decode(sp.encode("x\ufdd0y")) == "x\u2581y"
+
+
+def test_moshi_finetune_tokenize_on_multiline_words(book_tokenizer: tuple[spm.SentencePieceProcessor, dict]) -> None:
+    """moshi-finetune `finetune/data/interleaver.py::tokenize`, bos=False, written out from its source."""
+    sp, _ = book_tokenizer
+
+    def moshi_tokenize(text: str) -> list[int]:
+        nl_piece = sp.encode("\n")[-1]  # IndexError with a tokenizer that encodes "\n" to []
+        parts = sp.encode(text.split("\n"))
+        out = parts[0]
+        for part in parts[1:]:
+            out = [*out, nl_piece, *part]
+        return out
+
+    from curate.shards.build import WordTokenizer
+    from curate.shards.stream import tokenize_word
+
+    tok = WordTokenizer(str(summary_model(book_tokenizer)))
+    assert tok.newline_id == sp.piece_to_id("\n")
+    for word in ["Darcy", " Darcy ", "Mr.\nDarcy", "a \n b", "x\n\ny", "\n", "3.14", "日本"]:
+        assert list(tokenize_word(word, tok.encode, tok.newline_id)) == moshi_tokenize(word.strip()), word
+    assert moshi_tokenize("Mr.\nDarcy").count(sp.piece_to_id("\n")) == 1
+
+
+def summary_model(book_tokenizer: tuple[spm.SentencePieceProcessor, dict]) -> Path:
+    return Path(book_tokenizer[1]["model"])
+
+
+def test_model_card_states_the_normalisation(book_tokenizer: tuple[spm.SentencePieceProcessor, dict]) -> None:
+    import json
+
+    model = summary_model(book_tokenizer)
+    card = json.loads(model.with_name("spm.card.json").read_text())
+    assert card["parameters"]["normalization_rules"] == "2581\tFDD0"
+    assert card["parameters"]["remove_extra_whitespaces"] is False
+    markdown = model.with_name("spm.card.md").read_text()
+    assert "normalisation: none" in markdown and "U+FDD0" in markdown
+    trip = book_tokenizer[1]["round_trip"]
+    assert trip["documents"] > 1000 and trip["identical"] == trip["documents"]
+
+
+def shared_text_documents() -> list[str]:
+    """Every document of the shared web and high-quality text (as the classifier readers cut them), plus each
+    of those files read whole as text (raw layout: whitespace runs, tabs, blank lines, markup), plus the raw
+    web documents (HPLT's invalid UTF-8 arrives as U+FFFD)."""
+    from curate.training.readers import iter_files, open_text, read_texts
+
+    text = SHARED / "text"
+    docs: list[str] = []
+    for folder in ("web", "hq", "web_raw"):
+        docs.extend(read_texts(text / folder))
+    for folder in ("web", "hq"):
+        for path in iter_files(text / folder):
+            if path.suffix != ".parquet":
+                with open_text(path) as fh:
+                    docs.append(fh.read())
+    return docs
+
+
+def test_round_trip_on_all_shared_text(book_tokenizer: tuple[spm.SentencePieceProcessor, dict]) -> None:
+    from curate.training.tokenizer import round_trip
+
+    sp, _ = book_tokenizer
+    docs = shared_text_documents()
+    joined = "".join(docs)
+    # the corpus does hold what the recipe must keep
+    for needle in ("\t", "  ", "\n\n", "\ufffd", "\r\n", "\u2581"):
+        assert needle in joined, repr(needle)
+    assert any(ord(c) > 0x1F000 for c in joined) and any("\u4e00" <= c <= "\u9fff" for c in joined)
+    trip = round_trip(sp, docs)
+    assert trip["documents"] > 10_000
+    assert trip["identical"] == trip["documents"], trip
