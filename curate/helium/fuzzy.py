@@ -21,6 +21,7 @@ Everything here is pure (numpy in, numpy out); the pipeline step lives in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,3 +98,68 @@ def dup_like_mask(p_dup: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np
 def remove_lines(lines: Sequence[str], removed: np.ndarray) -> str:
     """Join the kept lines back into a document text ("\\n"-separated, as WET text is)."""
     return "\n".join(line for line, gone in zip(lines, removed) if not gone)
+
+
+# ---------------------------------------------------------------------------------------------
+# The label rule of the dedup-classifier recipe (`curate.training.dedup_classifier`, rule "fold").
+#
+# A line's label is not decided by its exact hash but by *near-duplicate keys* of its folded form
+# (`fold_tokens`: the model's text, then digits, punctuation and symbols removed, whitespace
+# collapsed):
+#   - `f:` the whole folded line: catches digit, casing and punctuation variants ("(c) 2019" /
+#     "(c) 2021", "Cart (2)" / "Cart (3)");
+#   - `m:` the folded line with one word masked, for lines of MASK_MIN..MASK_MAX words: catches a
+#     line with one word changed (word variants, one-slot templates: "Posted by Anna" / "Posted
+#     by Bob");
+#   - `b:` the sorted set of the line's words, for lines of >= MASK_MIN words: catches reordered
+#     menus ("Home | News | Contact" / "News | Home | Contact").
+# The *spread* of a key is the number of distinct documents of the shard that contain it; a
+# line's spread is the largest spread of its keys. Then:
+#   spread >= min_recurrence       -> `dup`   (boilerplate repeats across many pages)
+#   spread == 1 (every key)        -> `unique`
+#   in between                     -> not used for training: content repeated a few times
+#                                     (a quote, an untranslated paragraph, a shell command) is
+#                                     neither taught as boilerplate nor as unique.
+
+MASK_MIN = 3
+MASK_MAX = 12
+DEFAULT_MIN_RECURRENCE = 4
+_FOLD_TABLE = {ord(c): " " for c in "0123456789_"}
+_WORD = re.compile(r"\w+")
+
+
+def fold_tokens(line: str) -> list[str]:
+    """Words of a line's near-duplicate fold: `model_text`, digits / punctuation / symbols removed."""
+    text = model_text(line).translate(_FOLD_TABLE)
+    return _WORD.findall(text)
+
+
+def fold_key(line: str) -> str:
+    """The whole-line near-duplicate key (`f:` key without its prefix)."""
+    return " ".join(fold_tokens(line))
+
+
+def label_keys(line: str) -> list[str]:
+    """Every near-duplicate key of a line (see the rule above); [] when nothing is left after folding."""
+    tokens = fold_tokens(line)
+    if not tokens:
+        return []
+    keys = ["f:" + " ".join(tokens)]
+    n = len(tokens)
+    if MASK_MIN <= n <= MASK_MAX:
+        for i in range(n):
+            keys.append("m:" + " ".join(tokens[:i] + ["\x00"] + tokens[i + 1 :]))
+    if n >= MASK_MIN:
+        keys.append("b:" + " ".join(sorted(set(tokens))))
+    return keys
+
+
+def spread_label(spread: int, min_recurrence: int = DEFAULT_MIN_RECURRENCE) -> str | None:
+    """`dup` (spread >= min_recurrence), `unique` (spread 1) or None (in between: not used)."""
+    if min_recurrence < 2:
+        raise ValueError("min_recurrence must be >= 2")
+    if spread >= min_recurrence:
+        return "dup"
+    if spread <= 1:
+        return "unique"
+    return None

@@ -115,6 +115,8 @@ def render_markdown(card: dict) -> str:
     for evaluation in card.get("document_evaluations", []):
         lines += ["", f"## Document evaluation: `{evaluation['path']}`", ""]
         lines += [f"- {k}: {_fmt(v)}" for k, v in evaluation.items() if k != "path"]
+    for section in card.get("markdown_sections", []):  # pre-rendered sections (e.g. `curate eval dedup` tables)
+        lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"
 
 

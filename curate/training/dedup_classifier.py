@@ -38,7 +38,7 @@ import numpy as np
 import xxhash
 
 from curate.core.models import sha256_of
-from curate.helium.fuzzy import model_text
+from curate.helium.fuzzy import DEFAULT_MIN_RECURRENCE, label_keys, model_text, spread_label
 from curate.helium.hashing import hash_lines
 from curate.helium.normalize import get_normalizer
 from curate.training.cards import write_model_card
@@ -58,6 +58,8 @@ LABELS = ("dup", "unique")
 DEFAULT_MAX_PER_CLASS = 100_000
 DEFAULT_MIN_LINE_LENGTH = 1
 DEFAULT_HELD_OUT = 0.1
+LABEL_RULES = ("fold", "exact")
+DEFAULT_LABEL_RULE = "fold"
 DOCUMENT_SUFFIXES = (
     ".parquet",
     ".jsonl",
@@ -131,37 +133,8 @@ def _shard_lines(
             yield lines, hashes, blank
 
 
-def train_dedup_classifier(
-    inputs: Sequence[str],
-    output: str | Path,
-    *,
-    shard_by: str = "segment",
-    normalization: str = "strip",
-    max_per_class: int = DEFAULT_MAX_PER_CLASS,
-    min_line_length: int = DEFAULT_MIN_LINE_LENGTH,
-    held_out: float = DEFAULT_HELD_OUT,
-    dedup_documents: bool = True,
-    text_field: str | None = None,
-    command: str | None = None,
-    **params: Any,
-) -> dict:
-    """Train the dup / unique line classifier; save it to `output` and its model card next to it.
-
-    `params`: FastTextParams fields (epoch, lr, dim, word_ngrams, minn, maxn, bucket, seed,
-    quantize, ...). Returns the model card (a dict, also written as JSON + Markdown).
-    """
-    from curate.core.inputs import group_into_shards
-
-    output = Path(output)
-    ft = FastTextParams(**({"minn": 2, "maxn": 5} | params))
-    ft.validate()
-    normalize = get_normalizer(normalization)
-    paths = expand_training_inputs(inputs)
-    if not paths:
-        raise ValueError(f"no WET or document files found in {list(inputs)}")
-    shards = group_into_shards(paths, shard_by)
-
-    # pass 1: count every distinct line per shard
+def _sample_exact_rule(shards, normalize, dedup_documents, text_field, min_line_length, max_per_class, seed):
+    """Today's (legacy) rule: `dup` = exact hash seen >= 2 times in its shard, `unique` = once."""
     first = PassStats()
     keys_per_shard: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for shard, files in shards.items():
@@ -176,13 +149,12 @@ def train_dedup_classifier(
         keys_per_shard[shard] = (unique, counts)
         first.per_shard[shard] = int(len(all_hashes))
 
-    # balanced bottom-k sample of distinct (shard, line) keys per class
     candidates: dict[str, list[tuple[int, str, int, int]]] = {"dup": [], "unique": []}
     for shard, (unique, counts) in keys_per_shard.items():
         for (h0, h1), count in zip(unique.tolist(), counts.tolist()):
             h = int(h0) | (int(h1) << 64)
             label = "dup" if count >= 2 else "unique"
-            candidates[label].append((priority_of_hash(h, ft.seed, SALT_SAMPLE), shard, int(h0), int(h1)))
+            candidates[label].append((priority_of_hash(h, seed, SALT_SAMPLE), shard, int(h0), int(h1)))
     distinct = {label: len(c) for label, c in candidates.items()}
     if not distinct["dup"] or not distinct["unique"]:
         raise ValueError(f"cannot train: distinct lines per class {distinct} (need both dup and unique lines)")
@@ -194,18 +166,144 @@ def train_dedup_classifier(
             wanted[(shard, h0, h1)] = label
     del candidates
 
-    # pass 2: the text of every sampled line (first occurrence)
     second = PassStats()
-    texts: dict[tuple[str, int, int], str] = {}
+    pairs: dict = {}
     for shard, files in shards.items():
         for lines, hashes, blank in _shard_lines(files, second, normalize, dedup_documents, text_field):
             for i in np.flatnonzero(~blank):
                 key = (shard, int(hashes[i, 0]), int(hashes[i, 1]))
-                if key in wanted and key not in texts:
-                    texts[key] = model_text(lines[i])
+                if key in wanted and key not in pairs:
+                    pairs[key] = (wanted[key], model_text(lines[i]))
+    pairs["__stats__"] = first
+    return distinct, k, pairs
+
+
+def _key_hashes(keys: list[str]) -> np.ndarray:
+    return np.fromiter((xxhash.xxh3_64_intdigest(k.encode("utf-8", "surrogatepass")) for k in keys), dtype=np.uint64, count=len(keys))
+
+
+def _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, seed):
+    """The near-duplicate rule (`curate.helium.fuzzy.label_keys`, `spread_label`): spread = distinct
+    documents of the shard holding a line's folded / one-word-masked / word-set key."""
+    import heapq
+
+    strip = get_normalizer("strip")
+    first = PassStats()
+    spreads: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for shard, files in shards.items():
+        per_doc = []
+        for lines, _, blank in _shard_lines(files, first, strip, dedup_documents, text_field):
+            keys: set[str] = set()
+            for i in np.flatnonzero(~blank):
+                if len(lines[i].strip()) >= min_line_length:
+                    keys.update(label_keys(lines[i]))
+            per_doc.append(_key_hashes(sorted(keys)))
+        all_keys = np.concatenate(per_doc) if per_doc else np.zeros(0, dtype=np.uint64)
+        spreads[shard] = np.unique(all_keys, return_counts=True)
+        first.per_shard[shard] = len(per_doc)
+
+    # pass 2: label every distinct folded line; keep the max_per_class smallest priorities per class
+    heaps: dict[str, list[tuple[int, str, int, str]]] = {"dup": [], "unique": []}
+    distinct = {"dup": 0, "unique": 0, "skipped_between": 0}
+    second = PassStats()
+    for shard, files in shards.items():
+        uniq, counts = spreads[shard]
+        seen: set[int] = set()
+        for lines, _, blank in _shard_lines(files, second, strip, dedup_documents, text_field):
+            for i in np.flatnonzero(~blank):
+                line = lines[i]
+                if len(line.strip()) < min_line_length:
+                    continue
+                keys = label_keys(line)
+                if not keys:
+                    continue
+                hashes = _key_hashes(keys)
+                if int(hashes[0]) in seen:
+                    continue
+                seen.add(int(hashes[0]))
+                pos = np.searchsorted(uniq, hashes)
+                spread = int(counts[np.minimum(pos, len(uniq) - 1)].max()) if len(uniq) else 1
+                label = spread_label(spread, min_recurrence)
+                if label is None:
+                    distinct["skipped_between"] += 1
+                    continue
+                distinct[label] += 1
+                item = (-priority_of_hash(int(hashes[0]), seed, SALT_SAMPLE), shard, int(hashes[0]), line)
+                heap = heaps[label]
+                if len(heap) < max_per_class:
+                    heapq.heappush(heap, item)
+                elif item > heap[0]:
+                    heapq.heapreplace(heap, item)
+    if not distinct["dup"] or not distinct["unique"]:
+        raise ValueError(f"cannot train: distinct lines per class {distinct} (need both dup and unique lines)")
+    k = min(max_per_class, distinct["dup"], distinct["unique"])
+    pairs: dict = {}
+    for label, heap in heaps.items():
+        for _, shard, h, line in sorted(heap, reverse=True)[:k]:
+            pairs[(shard, h)] = (label, model_text(line))
+    pairs["__stats__"] = first
+    return distinct, k, pairs
+
+
+def _rule_description(label_rule: str, min_recurrence: int) -> str:
+    if label_rule == "exact":
+        return (
+            "Line-level classifier trained on labels from exact line dedup (legacy rule `exact`): `dup` = the line occurs "
+            ">= 2 times in its shard, `unique` = once."
+        )
+    return (
+        "Line-level classifier trained on near-duplicate labels (rule `fold`): a line's keys are its folded text "
+        "(lowercase, digits, punctuation and symbols removed), the same with one word masked (lines of 3-12 words) and "
+        "its sorted word set; its spread is the largest number of distinct documents of its shard sharing one of its keys. "
+        f"`dup` = spread >= {min_recurrence}, `unique` = spread 1; lines in between (content repeated a few times) are not "
+        "used. The pipeline removes runs of >= min_block consecutive lines with P(dup) >= threshold."
+    )
+
+
+def train_dedup_classifier(
+    inputs: Sequence[str],
+    output: str | Path,
+    *,
+    shard_by: str = "segment",
+    normalization: str = "strip",
+    max_per_class: int = DEFAULT_MAX_PER_CLASS,
+    min_line_length: int = DEFAULT_MIN_LINE_LENGTH,
+    held_out: float = DEFAULT_HELD_OUT,
+    dedup_documents: bool = True,
+    text_field: str | None = None,
+    label_rule: str = DEFAULT_LABEL_RULE,
+    min_recurrence: int = DEFAULT_MIN_RECURRENCE,
+    command: str | None = None,
+    **params: Any,
+) -> dict:
+    """Train the dup / unique line classifier; save it to `output` and its model card next to it.
+
+    `params`: FastTextParams fields (epoch, lr, dim, word_ngrams, minn, maxn, bucket, seed,
+    quantize, ...). Returns the model card (a dict, also written as JSON + Markdown).
+    """
+    from curate.core.inputs import group_into_shards
+
+    output = Path(output)
+    ft = FastTextParams(**({"minn": 2, "maxn": 5} | params))
+    ft.validate()
+    normalize = get_normalizer(normalization)
+    if label_rule not in LABEL_RULES:
+        raise ValueError(f"unknown label rule {label_rule!r}; choose one of {list(LABEL_RULES)}")
+    if min_recurrence < 2:
+        raise ValueError("min_recurrence must be >= 2")
+    paths = expand_training_inputs(inputs)
+    if not paths:
+        raise ValueError(f"no WET or document files found in {list(inputs)}")
+    shards = group_into_shards(paths, shard_by)
+
+    if label_rule == "exact":
+        distinct, k, pairs = _sample_exact_rule(shards, normalize, dedup_documents, text_field, min_line_length, max_per_class, ft.seed)
+    else:
+        distinct, k, pairs = _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, ft.seed)
+    first = pairs.pop("__stats__")  # type: ignore[assignment]
     by_text: dict[str, set[str]] = {}
-    for key, text in texts.items():
-        by_text.setdefault(text, set()).add(wanted[key])
+    for label, text in pairs.values():
+        by_text.setdefault(text, set()).add(label)
     conflicting = {t for t, labels in by_text.items() if len(labels) > 1}
     examples: dict[str, list[str]] = {label: [] for label in LABELS}
     for text, labels in by_text.items():
@@ -235,16 +333,15 @@ def train_dedup_classifier(
     card: dict[str, Any] = {
         "kind": "dedup-classifier",
         "title": "Fuzzy-dedup line classifier (fastText, dup vs unique)",
-        "description": (
-            "Line-level classifier trained on labels from exact line dedup: `dup` = the line occurs >= 2 times in its "
-            "shard, `unique` = once. The pipeline removes runs of >= 3 consecutive lines with P(dup) >= threshold."
-        ),
+        "description": _rule_description(label_rule, min_recurrence),
         "model": str(output),
         "model_bytes": output.stat().st_size,
         "model_sha256": sha256_of(output),
         "labels": list(LABELS),
         "notes": [
-            f"line hash normalization: {normalization}; shards by {shard_by}: {len(shards)}",
+            f"label rule: {label_rule}"
+            + (f" (min_recurrence {min_recurrence}; lines seen in 2..{min_recurrence - 1} documents not used: {distinct.get('skipped_between', 0)})" if label_rule == "fold" else f"; line hash normalization: {normalization}"),
+            f"shards by {shard_by}: {len(shards)}",
             f"duplicate documents skipped before counting: {dedup_documents}",
             f"distinct lines drawn per class: {k}; after folding them to the model's text (lowercase, digits -> 0) "
             f"{len(conflicting)} texts that were dup in one place and unique in another were dropped, and both classes cut "
@@ -277,6 +374,8 @@ def train_dedup_classifier(
             "normalization": normalization,
             "shard_by": shard_by,
             "dedup_documents": dedup_documents,
+            "label_rule": label_rule,
+            "min_recurrence": min_recurrence,
         },
         "held_out": report.to_dict(),
     }

@@ -164,15 +164,22 @@ class FuzzyLineDedup(DocumentStep):
         model, labels = self._model()
         return predict_label_probability(model, texts, DUP_LABEL, labels)
 
+    def removed_nonblank(self, nonblank_counts: Sequence[int], texts: list[str]) -> list[np.ndarray]:
+        """The block rule per document: `texts` are the stripped non-blank lines of all documents of a
+        batch, `nonblank_counts` how many belong to each; returns bool[count] per document (also
+        used by `curate.evaluation.dedup`, so the evaluation measures exactly this code)."""
+        dup_like = self.p_dup(model_texts(texts)) >= self.threshold
+        out, offset = [], 0
+        for count in nonblank_counts:
+            # the block rule on the non-blank lines only: blank lines neither break nor count
+            out.append(block_mask(dup_like[offset : offset + count], self.min_block))
+            offset += count
+        return out
+
     def process_batch(self, docs: list[Document]) -> None:
         all_lines, nonblank_idx, texts = _split_batch(docs)
-        dup_like = self.p_dup(model_texts(texts)) >= self.threshold
-        offset = 0
-        for doc, lines, idx in zip(docs, all_lines, nonblank_idx):
-            flags = dup_like[offset : offset + len(idx)]
-            offset += len(idx)
-            # the block rule on the non-blank lines only: blank lines neither break nor count
-            removed_nonblank = block_mask(flags, self.min_block)
+        masks = self.removed_nonblank([len(idx) for idx in nonblank_idx], texts)
+        for doc, lines, idx, removed_nonblank in zip(docs, all_lines, nonblank_idx, masks):
             n_removed = int(removed_nonblank.sum())
             doc.metadata["lines_removed_fuzzy"] = n_removed
             if n_removed:
