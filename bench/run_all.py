@@ -24,7 +24,13 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
-ORDER = ["bench_helium", "bench_classifiers", "bench_speech", "bench_shards"]  # known ones first, others after
+ORDER = [
+    "bench_helium",
+    "bench_classifiers",
+    "bench_dedup_eval",
+    "bench_speech",
+    "bench_shards",
+]  # known ones first, others after
 
 
 def discover() -> list[str]:

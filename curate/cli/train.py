@@ -100,6 +100,15 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         max_per_class: int | None = typer.Option(None, help="Distinct lines sampled per class (default 100000)."),
         min_line_length: int | None = typer.Option(None, help="Shortest line used, in characters after stripping (default 1)."),
         held_out: float | None = typer.Option(None, help="Held-out fraction for the evaluation (default 0.1)."),
+        label_rule: str | None = typer.Option(
+            None, help="fold (default: near-duplicate keys, spread over documents) or exact (legacy: exact hash seen >= 2 times)."
+        ),
+        min_recurrence: int | None = typer.Option(
+            None, help="Rule fold: distinct documents sharing a line's key for `dup` (default 6)."
+        ),
+        between: str | None = typer.Option(
+            None, help="Rule fold: lines seen in 2..min_recurrence-1 documents are taught as unique (default) or skipped."
+        ),
         dedup_documents: bool | None = typer.Option(
             None,
             "--dedup-documents/--no-dedup-documents",
@@ -131,7 +140,8 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         options.update(
             _fasttext_overrides(
                 shard_by=shard_by, normalization=normalization, max_per_class=max_per_class, min_line_length=min_line_length,
-                held_out=held_out, dedup_documents=dedup_documents, text_field=text_field,
+                held_out=held_out, dedup_documents=dedup_documents, text_field=text_field, label_rule=label_rule,
+                min_recurrence=min_recurrence, between=between,
             )
         )  # fmt: skip
         params = dict(data.get("parameters", {}))
@@ -150,7 +160,11 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             )
         )
         params.setdefault("quantize", str(out).endswith(".ftz"))
-        card = train_dedup_classifier(inputs, out, command=_command(), **options, **params)
+        try:
+            card = train_dedup_classifier(inputs, out, command=_command(), **options, **params)
+        except ValueError as exc:  # no data, an empty class, a bad option: one line, exit 2
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(_summary(card))
 
     @train_app.command("quality-classifier")

@@ -1,7 +1,7 @@
 """`curate eval dedup`: line dedup chains measured against a truth file, side by side in one run.
 
 Every chain is run with the pipeline's own code on documents in shard order: exact line dedup is
-`curate.text.dedup.LineDeduplicator` (the `ExactLineDedup` step's rule, `exact` seen-set so the
+`curate.helium.dedup.LineDeduplicator` (the `ExactLineDedup` step's rule, `exact` seen-set so the
 figures carry no bloom false positives), the fuzzy stage is `FuzzyLineDedup.removed_nonblank` (the
 step's block rule on one batched `predict`). Metrics (`score`), per chain:
 
@@ -44,7 +44,8 @@ from curate.evaluation.dedup_corpus import (
 BATCH_DOCS = 512
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 MIN_BLOCKS = (1, 2, 3)
-RECURRENCES = (3, 4, 6)
+# (min_recurrence, what lines seen in 2..min_recurrence-1 documents become): tried on the valid shards
+VARIANTS = ((3, "skip"), (4, "skip"), (6, "skip"), (4, "unique"), (6, "unique"))
 MAX_CONTENT_ONCE_LOST = 0.005
 MAX_CONTENT_REPEATED_LOST = 0.05
 
@@ -70,12 +71,19 @@ def _frac(num: int, den: int) -> float | None:
 
 
 def score(
-    labels: Sequence[Sequence[str]], removed: Sequence[np.ndarray], left_by_ccnet: Sequence[np.ndarray] | None = None
+    labels: Sequence[Sequence[str]],
+    removed: Sequence[np.ndarray],
+    left_by_ccnet: Sequence[np.ndarray] | None = None,
+    groups: Sequence[Sequence[Any]] | None = None,
 ) -> dict[str, Any]:
     """Metrics of one chain from per-document labels and removed masks (bool per line).
 
     `left_by_ccnet`: per document, the lines `ccnet` keep-first exact dedup keeps; the near-duplicate
-    figure is measured on the boilerplate lines of kinds word/template/menu among them."""
+    figure is measured on the boilerplate lines of kinds word/template/menu among them.
+    `groups`: per document and line, the identity of a repeated content line (shard + text): a
+    repeated content line is *lost* when every copy of it is removed (removing the later copies of
+    a quote is what dedup is for; removing all of them loses the content). Without groups every
+    line counts on its own."""
     bp_total: Counter[str] = Counter()
     bp_removed: Counter[str] = Counter()
     ct_total: Counter[str] = Counter()
@@ -83,6 +91,8 @@ def score(
     nd_total: Counter[str] = Counter()
     nd_removed: Counter[str] = Counter()
     emptied = emptied_content = 0
+    rep_groups: dict[Any, bool] = {}  # group -> every copy removed so far
+    rep_group_kind: dict[Any, str] = {}
     for d, (labs, gone) in enumerate(zip(labels, removed)):
         gone = np.asarray(gone, dtype=bool)
         if len(gone) != len(labs):
@@ -105,13 +115,19 @@ def score(
                 has_content += 1
                 ct_total[sub] += 1
                 ct_removed[sub] += bool(gone[i])
+                if sub != "once":
+                    key = groups[d][i] if groups is not None else (d, i)
+                    rep_groups[key] = rep_groups.get(key, True) and bool(gone[i])
+                    rep_group_kind[key] = sub
             kept_any |= not gone[i]
         if nonblank and not kept_any:
             emptied += 1
             emptied_content += has_content > 0
     once = "once"
-    rep_total = sum(v for k, v in ct_total.items() if k != once)
-    rep_removed = sum(v for k, v in ct_removed.items() if k != once)
+    rep_total = len(rep_groups)
+    rep_removed = sum(rep_groups.values())
+    rep_kind_total = Counter(rep_group_kind.values())
+    rep_kind_lost = Counter(rep_group_kind[k] for k, lost in rep_groups.items() if lost)
     out: dict[str, Any] = {
         "boilerplate_lines": sum(bp_total.values()),
         "boilerplate_removed": _frac(sum(bp_removed.values()), sum(bp_total.values())),
@@ -121,9 +137,15 @@ def score(
         "near_dup_removed_by_kind": {k: _frac(nd_removed[k], nd_total[k]) for k in sorted(nd_total)},
         "content_once_lines": ct_total[once],
         "content_once_lost": _frac(ct_removed[once], ct_total[once]),
-        "content_repeated_lines": rep_total,
+        "content_repeated_distinct_lines": rep_total,
         "content_repeated_lost": _frac(rep_removed, rep_total),
-        "content_lost_by_kind": {k: _frac(ct_removed[k], ct_total[k]) for k in sorted(ct_total)},
+        "content_lost_by_kind": {
+            k: _frac(ct_removed[k], ct_total[k]) if k == once else _frac(rep_kind_lost[k], rep_kind_total[k])
+            for k in sorted(ct_total)
+        },
+        "content_repeated_copies_removed": _frac(
+            sum(v for k, v in ct_removed.items() if k != once), sum(v for k, v in ct_total.items() if k != once)
+        ),
         "documents": len(labels),
         "documents_emptied": emptied,
         "content_documents_emptied": emptied_content,
@@ -144,6 +166,11 @@ def meets_content_limits(metrics: dict[str, Any]) -> bool:
 # running chains
 
 
+def content_groups(docs: Sequence[TruthDoc]) -> list[list[tuple[str, str]]]:
+    """Identity of every line for `score`: (shard, stripped text)."""
+    return [[(d.shard, line.strip()) for line in d.lines] for d in docs]
+
+
 def _shards(docs: Sequence[TruthDoc]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for i, doc in enumerate(docs):
@@ -153,8 +180,8 @@ def _shards(docs: Sequence[TruthDoc]) -> dict[str, list[int]]:
 
 def exact_masks(docs: Sequence[TruthDoc], normalization: str, policy: str) -> list[np.ndarray]:
     """Lines removed by exact line dedup, per document (state per shard, documents in order)."""
-    from curate.text.dedup import LineDeduplicator
-    from curate.text.normalize import get_normalizer
+    from curate.helium.dedup import LineDeduplicator
+    from curate.helium.normalize import get_normalizer
 
     out: list[np.ndarray] = [np.zeros(len(d.lines), dtype=bool) for d in docs]
     for idx in _shards(docs).values():
@@ -179,8 +206,8 @@ def _remaining(docs: Sequence[TruthDoc], before: Sequence[np.ndarray]) -> tuple[
 
 def fuzzy_masks(docs: Sequence[TruthDoc], before: Sequence[np.ndarray], chain: Chain) -> tuple[list[np.ndarray], float, float]:
     """Lines removed by exact + fuzzy stage; CPU seconds of the fuzzy stage and of raw batched predict."""
-    from curate.steps.classifiers import FuzzyLineDedup
-    from curate.text.fuzzy import model_texts
+    from curate.helium.fuzzy import model_texts
+    from curate.helium.steps.classifiers import FuzzyLineDedup
 
     assert chain.model is not None
     step = FuzzyLineDedup(chain.model, threshold=chain.threshold, min_block=chain.min_block)
@@ -225,13 +252,14 @@ def text_mb(docs: Sequence[TruthDoc]) -> float:
 def evaluate_chains(docs: Sequence[TruthDoc], chains: Sequence[Chain]) -> list[dict[str, Any]]:
     """Every chain on the same documents; one row of metrics per chain."""
     labels = [d.labels for d in docs]
+    groups = content_groups(docs)
     left = [~m for m in exact_masks(docs, "ccnet", "keep-first")]
     mb = text_mb(docs)
     rows = []
     for chain in chains:
         removed, timing = run_chain(docs, chain)
         row: dict[str, Any] = {"chain": chain.name, **{k: v for k, v in asdict(chain).items() if k != "name"}}
-        row |= score(labels, removed, left)
+        row |= score(labels, removed, left, groups)
         cpu = timing["exact_cpu_s"] + timing.get("fuzzy_cpu_s", 0.0)
         row["cpu_s_per_mb"] = round(cpu / mb, 3) if mb else None
         if "fuzzy_cpu_s" in timing:
@@ -247,11 +275,15 @@ def evaluate_chains(docs: Sequence[TruthDoc], chains: Sequence[Chain]) -> list[d
 
 
 def p_dup_after(docs: Sequence[TruthDoc], before: Sequence[np.ndarray], model: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    from curate.steps.classifiers import FuzzyLineDedup
-    from curate.text.fuzzy import model_texts
+    from curate.helium.fuzzy import model_texts, with_positions
+    from curate.helium.steps.classifiers import FuzzyLineDedup
 
     positions, texts = _remaining(docs, before)
-    p = FuzzyLineDedup(model).p_dup(model_texts(texts))
+    step = FuzzyLineDedup(model)
+    folded = model_texts(texts)
+    if step.uses_positions():  # the same view as FuzzyLineDedup.removed_nonblank
+        folded = with_positions(folded, [len(p) for p in positions])
+    p = step.p_dup(folded)
     out, offset = [], 0
     for pos in positions:
         out.append(p[offset : offset + len(pos)])
@@ -264,9 +296,10 @@ def sweep(
     thresholds: Sequence[float] = THRESHOLDS, min_blocks: Sequence[int] = MIN_BLOCKS,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Metrics for every (threshold, min_block) of one model after one exact stage (one predict)."""
-    from curate.text.fuzzy import block_mask
+    from curate.helium.fuzzy import block_mask
 
     labels = [d.labels for d in docs]
+    groups = content_groups(docs)
     left = [~m for m in exact_masks(docs, "ccnet", "keep-first")]
     before = exact_masks(docs, normalization, policy) if normalization else [np.zeros(len(d.lines), bool) for d in docs]
     positions, probs = p_dup_after(docs, before, model)
@@ -278,17 +311,29 @@ def sweep(
                 mask = np.array(gone, dtype=bool, copy=True)
                 mask[pos[block_mask(p >= threshold, min_block)]] = True
                 removed.append(mask)
-            rows.append({"threshold": threshold, "min_block": min_block, **score(labels, removed, left)})
+            rows.append({"threshold": threshold, "min_block": min_block, **score(labels, removed, left, groups)})
     return rows
 
 
+def tier(row: dict[str, Any]) -> int:
+    """0: within every content limit; 1: once-in-shard limit and no content document emptied (the
+    repeated-content limit missed); 2: once-in-shard limit only; 3: none."""
+    once_ok = (row["content_once_lost"] or 0.0) <= MAX_CONTENT_ONCE_LOST
+    if meets_content_limits(row):
+        return 0
+    if once_ok and row["content_documents_emptied"] == 0:
+        return 1
+    return 2 if once_ok else 3
+
+
 def choose(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Best setting: within the content limits, most near-duplicates removed, then most boilerplate;
-    if none is within the limits, the one losing the least once-in-shard content."""
-    ok = [r for r in rows if meets_content_limits(r)]
-    if ok:
-        return max(ok, key=lambda r: (r["near_dup_removed"] or 0.0, r["boilerplate_removed"] or 0.0, r["threshold"]))
-    return min(rows, key=lambda r: (r["content_once_lost"] or 0.0, -(r["near_dup_removed"] or 0.0)))
+    """Best setting: the best content tier (`tier`), then most near-duplicates removed, then most
+    boilerplate; in the last tier (no setting keeps once-in-shard content), the least content lost."""
+    best_tier = min(tier(r) for r in rows)
+    pool = [r for r in rows if tier(r) == best_tier]
+    if best_tier == 3:
+        return min(pool, key=lambda r: (r["content_once_lost"] or 0.0, -(r["near_dup_removed"] or 0.0)))
+    return max(pool, key=lambda r: (r["near_dup_removed"] or 0.0, r["boilerplate_removed"] or 0.0, r["threshold"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +380,16 @@ def default_training_params() -> dict[str, Any]:
     import yaml
 
     recipe = Path(__file__).resolve().parents[2] / "classifiers" / "dedup.yaml"
-    params: dict[str, Any] = {"epoch": 10, "lr": 0.5, "dim": 32, "word_ngrams": 2, "minn": 2, "maxn": 5, "bucket": 200000, "seed": 0}
+    params: dict[str, Any] = {
+        "epoch": 10,
+        "lr": 0.5,
+        "dim": 32,
+        "word_ngrams": 2,
+        "minn": 2,
+        "maxn": 5,
+        "bucket": 200000,
+        "seed": 0,
+    }
     if recipe.exists():
         data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
         params |= data.get("parameters", {}) or {}
@@ -346,7 +400,7 @@ def run_protocol(
     output: str | Path,
     shared: str | Path | None = None,
     seed: int = 0,
-    recurrences: Sequence[int] = RECURRENCES,
+    variants: Sequence[tuple[int, str]] = VARIANTS,
     command: str | None = None,
     max_sites: int | None = None,
     log=print,
@@ -373,25 +427,25 @@ def run_protocol(
     # valid: recurrence x threshold x block length, after each exact stage
     tuning: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    for r in recurrences:
-        path = models / f"dedup-fold-r{r}.bin"
-        train_dedup_classifier(train_inputs, path, label_rule="fold", min_recurrence=r, **params)
+    for r, between in variants:
+        path = models / f"dedup-fold-r{r}-{between}.bin"
+        train_dedup_classifier(train_inputs, path, label_rule="fold", min_recurrence=r, between=between, **params)
         for normalization in ("ccnet", "strip"):
             rows = sweep(split["valid"], str(path), normalization)
             pick = choose(rows)
-            entry = {"min_recurrence": r, "normalization": normalization, **pick, "model": str(path)}
+            entry = {"min_recurrence": r, "between": between, "normalization": normalization, **pick, "model": str(path)}
             tuning.append(entry)
             log(
-                f"valid r={r} {normalization}: threshold {pick['threshold']} min_block {pick['min_block']} -> near-dup "
+                f"valid r={r} {between} {normalization}: threshold {pick['threshold']} min_block {pick['min_block']} -> near-dup "
                 f"{_fmt(pick['near_dup_removed'])}, boilerplate {_fmt(pick['boilerplate_removed'])}, content once lost "
                 f"{_fmt(pick['content_once_lost'])}, repeated {_fmt(pick['content_repeated_lost'])}"
             )
-    within = [t for t in tuning if meets_content_limits(t)]
-    pool = within or tuning
+    best_tier = min(tier(t) for t in tuning)
+    pool = [t for t in tuning if tier(t) == best_tier]
     best = max(pool, key=lambda t: (t["near_dup_removed"] or 0.0, t["boilerplate_removed"] or 0.0, t["normalization"] == "ccnet"))
     default_norm = best["normalization"]
     # the same model's best setting after the other exact stage, for the table
-    other = {t["normalization"]: t for t in tuning if t["min_recurrence"] == best["min_recurrence"]}
+    other = {t["normalization"]: t for t in tuning if t["model"] == best["model"]}
     chosen = Path(best["model"])
     final = models / "dedup.bin"
     shutil.copyfile(chosen, final)
@@ -431,8 +485,8 @@ def run_protocol(
         },
         "seed": seed,
         "training_parameters": params,
-        "tuning_on_valid": [{k: v for k, v in t.items() if k in ("min_recurrence", "normalization", "threshold", "min_block", "near_dup_removed", "boilerplate_removed", "content_once_lost", "content_repeated_lost", "content_documents_emptied")} for t in tuning],
-        "chosen": {"min_recurrence": best["min_recurrence"], "normalization": default_norm, "threshold": best["threshold"], "min_block": best["min_block"]},
+        "tuning_on_valid": [{k: v for k, v in t.items() if k in ("min_recurrence", "between", "normalization", "threshold", "min_block", "near_dup_removed", "boilerplate_removed", "content_once_lost", "content_repeated_lost", "content_documents_emptied")} for t in tuning],
+        "chosen": {"min_recurrence": best["min_recurrence"], "between": best["between"], "normalization": default_norm, "threshold": best["threshold"], "min_block": best["min_block"]},
         "test": rows,
         "targets": targets,
         "command": command,
@@ -440,7 +494,10 @@ def run_protocol(
     table = markdown_table(rows)
     kinds = kind_table(rows)
     (output / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (output / "report.md").write_text(f"# curate eval dedup (test shards)\n\n{table}\n\nPer kind (boilerplate removed / content lost):\n\n{kinds}\n", encoding="utf-8")
+    (output / "report.md").write_text(
+        f"# curate eval dedup (test shards)\n\n{table}\n\nPer kind (boilerplate removed / content lost):\n\n{kinds}\n",
+        encoding="utf-8",
+    )
 
     # model card of the chosen model: held-out (test-shard) figures only
     card_path = chosen.with_name(chosen.name.rsplit(".", 1)[0] + ".card.json")
@@ -451,7 +508,8 @@ def run_protocol(
     card["command"] = command or "curate eval dedup --output build/dedup-eval"
     card["markdown_sections"] = [
         "## Held-out evaluation (test shards: other sites, other content)\n\n"
-        f"Chosen on the validation shards: min_recurrence {best['min_recurrence']}, exact stage `{default_norm}` "
+        f"Chosen on the validation shards: min_recurrence {best['min_recurrence']} (lines seen in fewer documents: "
+        f"{best['between']}), exact stage `{default_norm}` "
         f"keep-first, P(dup) >= {best['threshold']}, blocks of >= {best['min_block']} lines.\n\n{table}\n\n{kinds}"
     ]
     write_model_card(final, card)

@@ -459,7 +459,17 @@ def build_corpus(shared: Path | None = None, seed: int = 0, max_sites: int | Non
         for n_shard, start in enumerate(range(0, len(split_sources), SITES_PER_SHARD)):
             shard = f"{split}-{n_shard:02d}"
             out.extend(
-                _build_shard(shard, split, split_sources[start : start + SITES_PER_SHARD], rng, langs, order, cursor, quotes[split], code_by_split[split])
+                _build_shard(
+                    shard,
+                    split,
+                    split_sources[start : start + SITES_PER_SHARD],
+                    rng,
+                    langs,
+                    order,
+                    cursor,
+                    quotes[split],
+                    code_by_split[split],
+                )
             )
     return out
 
@@ -481,7 +491,16 @@ def _build_shard(shard, split, sources, rng, langs, order, cursor, quotes, codes
             lang = site.lang if rng.random() < 0.75 or not fresh else rng.choice(fresh)
             content = _next_content(lang, order, cursor)
             lines, labels = make_page(site, content.lines, rng)
-            doc = TruthDoc(f"{shard}/{site.source.host}/{i}", f"https://{site.source.host}/page/{i}", shard, src.key, lang, split, lines, labels)
+            doc = TruthDoc(
+                f"{shard}/{site.source.host}/{i}",
+                f"https://{site.source.host}/page/{i}",
+                shard,
+                src.key,
+                lang,
+                split,
+                lines,
+                labels,
+            )
             # another language version of an earlier page, with a paragraph left untranslated
             earlier = by_site[src.key]
             if earlier and rng.random() < 0.2:
@@ -521,7 +540,8 @@ def _build_shard(shard, split, sources, rng, langs, order, cursor, quotes, codes
     counts = Counter(line.strip() for doc in pages for line, lab in zip(doc.lines, doc.labels) if lab)
     for doc in pages:
         doc.labels = [
-            "content:repeated" if lab == "content:once" and counts[line.strip()] > 1 else lab for line, lab in zip(doc.lines, doc.labels)
+            "content:repeated" if lab == "content:once" and counts[line.strip()] > 1 else lab
+            for line, lab in zip(doc.lines, doc.labels)
         ]
     for doc in pages:
         doc.lines = [line.replace("\n", " ").replace("\r", " ") for line in doc.lines]
@@ -533,7 +553,7 @@ def _build_shard(shard, split, sources, rng, langs, order, cursor, quotes, codes
 
 
 def write_truth(path: Path, docs: list[TruthDoc]) -> Path:
-    from curate.io.atomic import write_bytes_atomic
+    from curate.core.storage import write_bytes_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, "".join(doc.to_json() + "\n" for doc in docs).encode("utf-8"))
@@ -560,7 +580,7 @@ def read_truth(path: str | Path) -> list[TruthDoc]:
                 raise TruthError(f"{path}:{n}: `lines` and `labels` must be lists of the same length")
             for lab in labels:
                 if lab and not (lab.startswith("boilerplate:") or lab.startswith("content:")):
-                    raise TruthError(f"{path}:{n}: label {lab!r} is not boilerplate:KIND, content:KIND or \"\"")
+                    raise TruthError(f'{path}:{n}: label {lab!r} is not boilerplate:KIND, content:KIND or ""')
             docs.append(
                 TruthDoc(
                     str(rec.get("id", n)), str(rec.get("url", "")), str(rec.get("shard", "all")), str(rec.get("site", "")),
@@ -572,7 +592,7 @@ def read_truth(path: str | Path) -> list[TruthDoc]:
 
 def write_wet_shards(folder: Path, docs: list[TruthDoc]) -> list[Path]:
     """One WET file per shard under a CommonCrawl-like segment path (so `--shard-by segment` works)."""
-    from curate.io.wet_writer import WetPage, write_wet
+    from curate.helium.wet_writer import WetPage, write_wet
 
     by_shard: dict[str, list[WetPage]] = defaultdict(list)
     for doc in docs:

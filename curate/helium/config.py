@@ -23,8 +23,8 @@ class HeliumConfig:
     # fastText fuzzy dedup (issue: Helium 2/2)
     fuzzy: bool = False
     dedup_model: str | None = None
-    fuzzy_threshold: float = 0.5
-    min_block: int = 3
+    fuzzy_threshold: float = 0.8  # chosen by `curate eval dedup` (classifiers/dedup.card.md)
+    min_block: int = 2
     # language ID
     lid: bool = True
     lid_model: str | None = None  # None = bundled lid.176.ftz

@@ -1,7 +1,7 @@
 """Fuzzy line dedup: the block rule (Moshi paper, section 3.2.2).
 
 A fastText classifier gives each line P(dup); a line is *dup-like* when P(dup) >= threshold. Only
-**blocks** are removed: every run of at least `min_block` (default 3) consecutive dup-like lines
+**blocks** are removed: every run of at least `min_block` (default 2) consecutive dup-like lines
 goes, shorter runs stay (a single line that merely looks like boilerplate — a short heading, a
 date — is kept; a menu, a footer, a cookie banner spans several lines and is removed).
 
@@ -26,8 +26,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_MIN_BLOCK = 3
+# chosen by `curate eval dedup` on held-out shards (classifiers/dedup.card.md)
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_MIN_BLOCK = 2
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
@@ -117,13 +118,15 @@ def remove_lines(lines: Sequence[str], removed: np.ndarray) -> str:
 # line's spread is the largest spread of its keys. Then:
 #   spread >= min_recurrence       -> `dup`   (boilerplate repeats across many pages)
 #   spread == 1 (every key)        -> `unique`
-#   in between                     -> not used for training: content repeated a few times
-#                                     (a quote, an untranslated paragraph, a shell command) is
-#                                     neither taught as boilerplate nor as unique.
+#   in between                     -> content repeated a few times (a quote, an untranslated
+#                                     paragraph, a shell command): taught as `unique` (default,
+#                                     `between="unique"`) or not used (`between="skip"`), never as
+#                                     boilerplate.
 
 MASK_MIN = 3
 MASK_MAX = 12
-DEFAULT_MIN_RECURRENCE = 4
+DEFAULT_MIN_RECURRENCE = 6
+DEFAULT_BETWEEN = "unique"  # lines seen in 2..min_recurrence-1 documents: "unique" or "skip" (not used)
 _FOLD_TABLE = {ord(c): " " for c in "0123456789_"}
 _WORD = re.compile(r"\w+")
 
@@ -155,7 +158,7 @@ def label_keys(line: str) -> list[str]:
 
 
 def spread_label(spread: int, min_recurrence: int = DEFAULT_MIN_RECURRENCE) -> str | None:
-    """`dup` (spread >= min_recurrence), `unique` (spread 1) or None (in between: not used)."""
+    """`dup` (spread >= min_recurrence), `unique` (spread 1) or None (in between: see `DEFAULT_BETWEEN`)."""
     if min_recurrence < 2:
         raise ValueError("min_recurrence must be >= 2")
     if spread >= min_recurrence:
@@ -163,3 +166,29 @@ def spread_label(spread: int, min_recurrence: int = DEFAULT_MIN_RECURRENCE) -> s
     if spread <= 1:
         return "unique"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional coarse position feature: a token in front of each line's model text saying whether the
+# line is among the first POSITION_HEAD, the last POSITION_TAIL, or the middle non-blank lines of
+# the document *as the fuzzy stage sees it* (after exact dedup). Boilerplate that survives exact
+# dedup sits at the head and tail of a page; content in the middle. A model trained with it has
+# these tokens in its dictionary, which is how the pipeline step knows to add them.
+
+POSITION_HEAD = 3
+POSITION_TAIL = 3
+POSITION_TOKENS = ("_pa_", "_pm_", "_pz_")
+
+
+def position_tokens(n: int) -> list[str]:
+    """Position token of each of n non-blank lines: head (first 3), tail (last 3), middle."""
+    head, mid, tail = POSITION_TOKENS
+    return [head if i < POSITION_HEAD else tail if n - i <= POSITION_TAIL else mid for i in range(n)]
+
+
+def with_positions(texts: Sequence[str], counts: Sequence[int]) -> list[str]:
+    """Prefix each model text with its position token; `counts`: non-blank lines per document, in order."""
+    tokens = [tok for n in counts for tok in position_tokens(n)]
+    if len(tokens) != len(texts):
+        raise ValueError("counts must add up to the number of texts")
+    return [f"{tok} {text}" for tok, text in zip(tokens, texts)]

@@ -1,26 +1,35 @@
-"""Recipe: the fuzzy-dedup line classifier, self-supervised by exact line dedup.
+"""Recipe: the fuzzy-dedup line classifier, self-supervised by line recurrence in each shard.
 
 Moshi (section 3.2.2): "we train a fastText classifier on duplicates vs. non-duplicates". The
-labels come from the exact line-dedup stage itself:
+labels come from how often a line recurs in its shard:
 
 1. Inputs: WET files (`.warc.wet[.gz]`, expanded like `curate helium` inputs: folders, globs,
    `*.paths` lists) and/or document files read by `curate.training.readers` (the Parquet outputs
    of `curate helium` — column `text` — JSONL, ...). Files are grouped into shards as the pipeline
    does (`--shard-by`, default the CommonCrawl segment in the path; files outside a segment form
-   the shard `all`).
-2. Pass 1 hashes every non-blank line exactly as exact dedup does (`hash_lines` after the `strip`
-   normalization by default) and counts each hash per shard. A line occurring >= 2 times in its
-   shard is `dup`, once is `unique`. With `dedup_documents` (default) a document whose whole text
-   was already seen in the shard is skipped, so mirrored pages do not turn article lines into
-   "duplicates".
+   the shard `all`). With `dedup_documents` (default) a document whose whole text was already seen
+   in the shard is skipped, so mirrored pages do not turn article lines into "duplicates".
+2. Labels, rule `fold` (default; `curate.helium.fuzzy.label_keys` / `spread_label`): every line
+   has near-duplicate keys — its folded text (model text with digits, punctuation and symbols
+   removed), the same with one word masked (3-12 words), its sorted word set — and its *spread* is
+   the largest number of distinct documents of the shard sharing one of its keys. `dup` = spread
+   >= `min_recurrence` (default 6), so the variants of a frequent line (another year, another name,
+   a reordered menu) are `dup` too; `unique` = spread 1; lines in between (content repeated a few
+   times: a quote, an untranslated paragraph, a shell command) are taught as `unique` (`between:
+   unique`, default) or not used (`between: skip`). Rule `exact` is the previous recipe, kept for
+   comparison: `dup` = exact hash (after `normalization`) seen >= 2 times in the shard.
+   Optional, off by default (the evaluation showed no gain): `exact_first` samples only the lines
+   exact keep-first dedup leaves (what the fuzzy stage sees), `position` adds a coarse
+   head / middle / tail token (`curate.helium.fuzzy.position_tokens`).
 3. Balanced sampling over *distinct* lines (so no line is in both the training and the held-out
-   part): per class the `max_per_class` (shard, line) keys with the smallest seeded hash; both
-   classes cut to the smaller one. Lines shorter than `min_line_length` are not used.
-4. Pass 2 reads the inputs again to fetch the sampled lines' text, as the classifier sees it
-   (`curate.helium.fuzzy.model_text`: stripped, lowercased, digits -> 0). A text labelled `dup` in
-   one place and `unique` in another (another shard, or a casing / digit variant) is dropped.
-5. Seeded held-out split, fastText training (`curate.training.common`), optional quantization,
-   held-out precision / recall / F1, the confusion matrix and the ROC AUC of P(dup).
+   part): per class the `max_per_class` keys with the smallest seeded hash; both classes cut to
+   the smaller one. Lines shorter than `min_line_length` are not used.
+4. The sampled lines' text as the classifier sees it (`curate.helium.fuzzy.model_text`: stripped,
+   lowercased, digits -> 0). A text labelled `dup` in one place and `unique` in another is dropped.
+5. Seeded split, fastText training (`curate.training.common`), optional quantization, and the
+   line-level precision / recall / F1 / ROC AUC on the split-off lines. Those lines come from the
+   training shards: the held-out figures that matter are `curate eval dedup`'s (other shards,
+   other sites), which `classifiers/dedup.card.md` carries.
 
 Note on the pipeline's Parquet outputs: after `keep-first` exact dedup each line survives once per
 shard, so few duplicates are left to learn from; train on WET files or on the output of a run with
@@ -38,7 +47,8 @@ import numpy as np
 import xxhash
 
 from curate.core.models import sha256_of
-from curate.helium.fuzzy import DEFAULT_MIN_RECURRENCE, label_keys, model_text, spread_label
+from curate.helium.dedup import LineDeduplicator
+from curate.helium.fuzzy import DEFAULT_BETWEEN, DEFAULT_MIN_RECURRENCE, label_keys, model_text, position_tokens, spread_label
 from curate.helium.hashing import hash_lines
 from curate.helium.normalize import get_normalizer
 from curate.training.cards import write_model_card
@@ -179,10 +189,15 @@ def _sample_exact_rule(shards, normalize, dedup_documents, text_field, min_line_
 
 
 def _key_hashes(keys: list[str]) -> np.ndarray:
-    return np.fromiter((xxhash.xxh3_64_intdigest(k.encode("utf-8", "surrogatepass")) for k in keys), dtype=np.uint64, count=len(keys))
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(k.encode("utf-8", "surrogatepass")) for k in keys), dtype=np.uint64, count=len(keys)
+    )
 
 
-def _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, seed):
+def _sample_fold_rule(
+    shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, seed, between="skip",
+    exact_first: str | None = None, position: bool = False,
+):  # fmt: skip
     """The near-duplicate rule (`curate.helium.fuzzy.label_keys`, `spread_label`): spread = distinct
     documents of the shard holding a line's folded / one-word-masked / word-set key."""
     import heapq
@@ -209,8 +224,12 @@ def _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_
     for shard, files in shards.items():
         uniq, counts = spreads[shard]
         seen: set[int] = set()
+        exact = LineDeduplicator("keep-first", get_normalizer(exact_first), mode="exact") if exact_first else None
         for lines, _, blank in _shard_lines(files, second, strip, dedup_documents, text_field):
-            for i in np.flatnonzero(~blank):
+            # the lines the fuzzy stage sees: what exact dedup (keep-first, in shard order) leaves
+            survivors = np.flatnonzero(~blank & ~exact.removed_mask(lines)) if exact is not None else np.flatnonzero(~blank)
+            tokens = position_tokens(len(survivors)) if position else None
+            for rank, i in enumerate(survivors):
                 line = lines[i]
                 if len(line.strip()) < min_line_length:
                     continue
@@ -226,9 +245,12 @@ def _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_
                 label = spread_label(spread, min_recurrence)
                 if label is None:
                     distinct["skipped_between"] += 1
-                    continue
+                    if between != "unique":
+                        continue
+                    label = "unique"
                 distinct[label] += 1
-                item = (-priority_of_hash(int(hashes[0]), seed, SALT_SAMPLE), shard, int(hashes[0]), line)
+                text = model_text(line) if tokens is None else f"{tokens[rank]} {model_text(line)}"
+                item = (-priority_of_hash(int(hashes[0]), seed, SALT_SAMPLE), shard, int(hashes[0]), text)
                 heap = heaps[label]
                 if len(heap) < max_per_class:
                     heapq.heappush(heap, item)
@@ -239,13 +261,13 @@ def _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_
     k = min(max_per_class, distinct["dup"], distinct["unique"])
     pairs: dict = {}
     for label, heap in heaps.items():
-        for _, shard, h, line in sorted(heap, reverse=True)[:k]:
-            pairs[(shard, h)] = (label, model_text(line))
+        for _, shard, h, text in sorted(heap, reverse=True)[:k]:
+            pairs[(shard, h)] = (label, text)
     pairs["__stats__"] = first
     return distinct, k, pairs
 
 
-def _rule_description(label_rule: str, min_recurrence: int) -> str:
+def _rule_description(label_rule: str, min_recurrence: int, between: str = DEFAULT_BETWEEN) -> str:
     if label_rule == "exact":
         return (
             "Line-level classifier trained on labels from exact line dedup (legacy rule `exact`): `dup` = the line occurs "
@@ -255,8 +277,9 @@ def _rule_description(label_rule: str, min_recurrence: int) -> str:
         "Line-level classifier trained on near-duplicate labels (rule `fold`): a line's keys are its folded text "
         "(lowercase, digits, punctuation and symbols removed), the same with one word masked (lines of 3-12 words) and "
         "its sorted word set; its spread is the largest number of distinct documents of its shard sharing one of its keys. "
-        f"`dup` = spread >= {min_recurrence}, `unique` = spread 1; lines in between (content repeated a few times) are not "
-        "used. The pipeline removes runs of >= min_block consecutive lines with P(dup) >= threshold."
+        f"`dup` = spread >= {min_recurrence}, `unique` = spread 1; lines in between (content repeated a few times) are "
+        + ("taught as `unique`" if between == "unique" else "not used")
+        + ". The pipeline removes runs of >= min_block consecutive lines with P(dup) >= threshold."
     )
 
 
@@ -273,6 +296,9 @@ def train_dedup_classifier(
     text_field: str | None = None,
     label_rule: str = DEFAULT_LABEL_RULE,
     min_recurrence: int = DEFAULT_MIN_RECURRENCE,
+    between: str = DEFAULT_BETWEEN,
+    exact_first: str | None = None,
+    position: bool = False,
     command: str | None = None,
     **params: Any,
 ) -> dict:
@@ -291,15 +317,22 @@ def train_dedup_classifier(
         raise ValueError(f"unknown label rule {label_rule!r}; choose one of {list(LABEL_RULES)}")
     if min_recurrence < 2:
         raise ValueError("min_recurrence must be >= 2")
+    if between not in ("skip", "unique"):
+        raise ValueError(f"between must be skip or unique, not {between!r}")
     paths = expand_training_inputs(inputs)
     if not paths:
         raise ValueError(f"no WET or document files found in {list(inputs)}")
     shards = group_into_shards(paths, shard_by)
 
     if label_rule == "exact":
-        distinct, k, pairs = _sample_exact_rule(shards, normalize, dedup_documents, text_field, min_line_length, max_per_class, ft.seed)
+        distinct, k, pairs = _sample_exact_rule(
+            shards, normalize, dedup_documents, text_field, min_line_length, max_per_class, ft.seed
+        )
     else:
-        distinct, k, pairs = _sample_fold_rule(shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, ft.seed)
+        distinct, k, pairs = _sample_fold_rule(
+            shards, dedup_documents, text_field, min_line_length, max_per_class, min_recurrence, ft.seed, between,
+            exact_first, position,
+        )  # fmt: skip
     first = pairs.pop("__stats__")  # type: ignore[assignment]
     by_text: dict[str, set[str]] = {}
     for label, text in pairs.values():
@@ -333,14 +366,18 @@ def train_dedup_classifier(
     card: dict[str, Any] = {
         "kind": "dedup-classifier",
         "title": "Fuzzy-dedup line classifier (fastText, dup vs unique)",
-        "description": _rule_description(label_rule, min_recurrence),
+        "description": _rule_description(label_rule, min_recurrence, between),
         "model": str(output),
         "model_bytes": output.stat().st_size,
         "model_sha256": sha256_of(output),
         "labels": list(LABELS),
         "notes": [
             f"label rule: {label_rule}"
-            + (f" (min_recurrence {min_recurrence}; lines seen in 2..{min_recurrence - 1} documents not used: {distinct.get('skipped_between', 0)})" if label_rule == "fold" else f"; line hash normalization: {normalization}"),
+            + (
+                f" (min_recurrence {min_recurrence}; lines seen in 2..{min_recurrence - 1} documents, {'taught as unique' if between == 'unique' else 'not used'}: {distinct.get('skipped_between', 0)})"
+                if label_rule == "fold"
+                else f"; line hash normalization: {normalization}"
+            ),
             f"shards by {shard_by}: {len(shards)}",
             f"duplicate documents skipped before counting: {dedup_documents}",
             f"distinct lines drawn per class: {k}; after folding them to the model's text (lowercase, digits -> 0) "
@@ -376,6 +413,9 @@ def train_dedup_classifier(
             "dedup_documents": dedup_documents,
             "label_rule": label_rule,
             "min_recurrence": min_recurrence,
+            "between": between,
+            "exact_first": exact_first,
+            "position": position,
         },
         "held_out": report.to_dict(),
     }

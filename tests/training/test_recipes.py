@@ -68,11 +68,13 @@ def test_recipes_are_deterministic():
         text_path("web_raw", "dpk_doc_id_test_doc_id_1_cc-warc-docs.parquet"),
     ]
     folder = workdir("determinism")
-    cards = [train_dedup_classifier(inputs, folder / f"run{i}" / "dedup.bin", max_per_class=500, epoch=3) for i in range(2)]
+    # min_recurrence 2: pages of 100 different sites, few lines recur in more documents
+    kw = {"max_per_class": 500, "epoch": 3, "min_recurrence": 2}
+    cards = [train_dedup_classifier(inputs, folder / f"run{i}" / "dedup.bin", **kw) for i in range(2)]
     for card in cards:
         card.pop("model")
     assert cards[0] == cards[1]
-    other_seed = train_dedup_classifier(inputs, folder / "seed1" / "dedup.bin", max_per_class=500, epoch=3, seed=1)
+    other_seed = train_dedup_classifier(inputs, folder / "seed1" / "dedup.bin", **kw, seed=1)
     assert other_seed["model_sha256"] != cards[0]["model_sha256"]
 
 
@@ -90,7 +92,7 @@ def test_cli_trains_from_a_recipe(tmp_path):
     recipe.write_text(
         "inputs:\n"
         f"  - {text_path('web_raw', 'dpk_filter_test1_cc-warc-docs.parquet')}\n"
-        "options:\n  max_per_class: 300\nparameters:\n  epoch: 2\n  bucket: 2000\n"
+        "options:\n  max_per_class: 300\n  min_recurrence: 2\nparameters:\n  epoch: 2\n  bucket: 2000\n"
     )
     output = tmp_path / "models" / "dedup.ftz"
     result = CliRunner().invoke(
@@ -128,3 +130,12 @@ def test_fasttext_training_is_repeatable_in_one_process(tmp_path):
         train_fasttext_file(data, out, kwargs)
         digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_cli_dedup_recipe_without_a_class_is_a_user_error(tmp_path):
+    from curate.cli import app
+
+    lonely = tmp_path / "docs.jsonl"
+    lonely.write_text(json.dumps({"text": "one line\nanother line"}) + "\n")
+    result = CliRunner().invoke(app, ["train", "dedup-classifier", "--input", str(lonely), "--output", str(tmp_path / "m.bin")])
+    assert result.exit_code == 2 and "cannot train" in result.output

@@ -36,7 +36,14 @@ import pyarrow as pa
 from datatrove.data import Document
 
 from curate.core.fasttext_model import LABEL_PREFIX, load_fasttext, model_labels
-from curate.helium.fuzzy import DEFAULT_MIN_BLOCK, DEFAULT_THRESHOLD, block_mask, model_texts
+from curate.helium.fuzzy import (
+    DEFAULT_MIN_BLOCK,
+    DEFAULT_THRESHOLD,
+    POSITION_TOKENS,
+    block_mask,
+    model_texts,
+    with_positions,
+)
 from curate.helium.quality import (
     DEFAULT_QUALITY_THRESHOLD,
     QUALITY_LABELS,
@@ -160,6 +167,11 @@ class FuzzyLineDedup(DocumentStep):
             raise ValueError(f"{self.model_path} is not a dedup classifier: labels {labels}, expected {DUP_LABEL!r}")
         return model, labels
 
+    def uses_positions(self) -> bool:
+        """A model trained with position tokens (`curate.helium.fuzzy.POSITION_TOKENS`) has them as words."""
+        model, _ = self._model()
+        return model.get_word_id(POSITION_TOKENS[1]) >= 0
+
     def p_dup(self, texts: list[str]) -> np.ndarray:
         model, labels = self._model()
         return predict_label_probability(model, texts, DUP_LABEL, labels)
@@ -168,7 +180,10 @@ class FuzzyLineDedup(DocumentStep):
         """The block rule per document: `texts` are the stripped non-blank lines of all documents of a
         batch, `nonblank_counts` how many belong to each; returns bool[count] per document (also
         used by `curate.evaluation.dedup`, so the evaluation measures exactly this code)."""
-        dup_like = self.p_dup(model_texts(texts)) >= self.threshold
+        folded = model_texts(texts)
+        if self.uses_positions():
+            folded = with_positions(folded, nonblank_counts)
+        dup_like = self.p_dup(folded) >= self.threshold
         out, offset = [], 0
         for count in nonblank_counts:
             # the block rule on the non-blank lines only: blank lines neither break nor count
