@@ -22,7 +22,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         model: Path | None = typer.Option(
             None, "--model", help="With --truth: a dedup classifier to evaluate next to the exact baselines."
         ),
-        threshold: float = typer.Option(0.8, "--threshold", help="With --truth --model: P(dup) at which a line is dup-like."),
+        threshold: float = typer.Option(0.9, "--threshold", help="With --truth --model: P(dup) at which a line is dup-like."),
         min_block: int = typer.Option(2, "--min-block", help="With --truth --model: shortest run of dup-like lines removed."),
         shared: Path | None = typer.Option(
             None, "--shared", help="Shared data folder (default ../shared/data next to the repository)."

@@ -56,7 +56,7 @@ def helium(
     ),
     shard_by: str | None = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
-    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.8]."),
+    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.9]."),
     min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [2]."),
     quality_model: str | None = typer.Option(
         None, "--quality-model", help="9-category fastText quality model; enables the quality stage."

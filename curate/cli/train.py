@@ -107,7 +107,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             None, help="Rule fold: distinct documents sharing a line's key for `dup` (default 6)."
         ),
         between: str | None = typer.Option(
-            None, help="Rule fold: lines seen in 2..min_recurrence-1 documents are taught as unique (default) or skipped."
+            None, help="Rule fold: lines seen in 2..min_recurrence-1 documents are skipped (default) or taught as unique."
         ),
         dedup_documents: bool | None = typer.Option(
             None,

@@ -23,7 +23,7 @@ class HeliumConfig:
     # fastText fuzzy dedup (issue: Helium 2/2)
     fuzzy: bool = False
     dedup_model: str | None = None
-    fuzzy_threshold: float = 0.8  # chosen by `curate eval dedup` (classifiers/dedup.card.md)
+    fuzzy_threshold: float = 0.9  # chosen by `curate eval dedup` (classifiers/dedup.card.md)
     min_block: int = 2
     # language ID
     lid: bool = True

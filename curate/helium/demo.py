@@ -204,7 +204,9 @@ def run_demo(output: Path, workers: int | None = None) -> dict:
     output = Path(output)
     inputs = [str(p) for p in build_sample_wet(output / "input")]
     models = output / "models"
-    train_dedup_classifier(inputs, models / "dedup.bin", epoch=10)
+    # the sample has 3 sites, so ~25 distinct boilerplate lines (and as many unique ones) to learn from:
+    # fastText needs more passes over so few examples to leave P(dup) ~ 0.5 (100 epochs take < 1 s)
+    train_dedup_classifier(inputs, models / "dedup.bin", epoch=100)
     train_quality_classifier(write_quality_sources(output / "quality-sources"), models / "quality.bin", languages=None)
     config = HeliumConfig(
         keep_rejected=True,

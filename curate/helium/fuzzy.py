@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 # chosen by `curate eval dedup` on held-out shards (classifiers/dedup.card.md)
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.9
 DEFAULT_MIN_BLOCK = 2
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
@@ -119,14 +119,14 @@ def remove_lines(lines: Sequence[str], removed: np.ndarray) -> str:
 #   spread >= min_recurrence       -> `dup`   (boilerplate repeats across many pages)
 #   spread == 1 (every key)        -> `unique`
 #   in between                     -> content repeated a few times (a quote, an untranslated
-#                                     paragraph, a shell command): taught as `unique` (default,
-#                                     `between="unique"`) or not used (`between="skip"`), never as
-#                                     boilerplate.
+#                                     paragraph, a shell command): not used (default,
+#                                     `between="skip"`) or taught as `unique` (`between="unique"`),
+#                                     never as boilerplate.
 
 MASK_MIN = 3
 MASK_MAX = 12
 DEFAULT_MIN_RECURRENCE = 6
-DEFAULT_BETWEEN = "unique"  # lines seen in 2..min_recurrence-1 documents: "unique" or "skip" (not used)
+DEFAULT_BETWEEN = "skip"  # lines seen in 2..min_recurrence-1 documents: "skip" (not used) or "unique"
 _FOLD_TABLE = {ord(c): " " for c in "0123456789_"}
 _WORD = re.compile(r"\w+")
 

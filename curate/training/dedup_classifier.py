@@ -15,8 +15,8 @@ labels come from how often a line recurs in its shard:
    the largest number of distinct documents of the shard sharing one of its keys. `dup` = spread
    >= `min_recurrence` (default 6), so the variants of a frequent line (another year, another name,
    a reordered menu) are `dup` too; `unique` = spread 1; lines in between (content repeated a few
-   times: a quote, an untranslated paragraph, a shell command) are taught as `unique` (`between:
-   unique`, default) or not used (`between: skip`). Rule `exact` is the previous recipe, kept for
+   times: a quote, an untranslated paragraph, a shell command) are not used (`between: skip`,
+   default) or taught as `unique` (`between: unique`). Rule `exact` is the previous recipe, kept for
    comparison: `dup` = exact hash (after `normalization`) seen >= 2 times in the shard.
    Optional, off by default (the evaluation showed no gain): `exact_first` samples only the lines
    exact keep-first dedup leaves (what the fuzzy stage sees), `position` adds a coarse
@@ -236,10 +236,13 @@ def _sample_fold_rule(
                 keys = label_keys(line)
                 if not keys:
                     continue
-                hashes = _key_hashes(keys)
-                if int(hashes[0]) in seen:
+                # distinct by what the model sees: the variants of a line are examples of their own
+                text = model_text(line) if tokens is None else f"{tokens[rank]} {model_text(line)}"
+                text_key = xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+                if text_key in seen:
                     continue
-                seen.add(int(hashes[0]))
+                seen.add(text_key)
+                hashes = _key_hashes(keys)
                 pos = np.searchsorted(uniq, hashes)
                 spread = int(counts[np.minimum(pos, len(uniq) - 1)].max()) if len(uniq) else 1
                 label = spread_label(spread, min_recurrence)
@@ -249,8 +252,7 @@ def _sample_fold_rule(
                         continue
                     label = "unique"
                 distinct[label] += 1
-                text = model_text(line) if tokens is None else f"{tokens[rank]} {model_text(line)}"
-                item = (-priority_of_hash(int(hashes[0]), seed, SALT_SAMPLE), shard, int(hashes[0]), text)
+                item = (-priority_of_hash(text_key, seed, SALT_SAMPLE), shard, text_key, text)
                 heap = heaps[label]
                 if len(heap) < max_per_class:
                     heapq.heappush(heap, item)
