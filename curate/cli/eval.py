@@ -78,3 +78,8 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         table = markdown_table(rows)
         (output / "report.md").write_text(f"# curate eval dedup: {truth}\n\n{table}\n\n{kind_table(rows)}\n")
         typer.echo(table)
+
+    from curate.evaluation import boilerplate, lid
+
+    lid.register(eval_app)
+    boilerplate.register(eval_app)

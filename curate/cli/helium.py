@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,26 @@ def _progress_reporter(progress: Progress) -> Any:
     return on_progress
 
 
+_LANG_KEY = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{4})?$")
+
+
+def parse_quality_models(values: list[str]) -> tuple[str | None, dict[str, str]]:
+    """`--quality-model` values: PATH (the default model) or LANG=PATH (one language's model)."""
+    default: str | None = None
+    per_language: dict[str, str] = {}
+    for value in values:
+        lang, sep, path = value.partition("=")
+        if sep and _LANG_KEY.match(lang):
+            if lang in per_language:
+                raise ValueError(f"--quality-model {lang}= given twice")
+            per_language[lang] = path
+        elif default is not None:
+            raise ValueError("--quality-model: only one model without a LANG= prefix")
+        else:
+            default = value
+    return default, per_language
+
+
 def helium(
     inputs: list[str] = typer.Argument(
         ...,
@@ -43,7 +65,15 @@ def helium(
     address: str | None = typer.Option(
         None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."
     ),
-    languages: str | None = typer.Option(None, "--languages", help="Comma-separated languages to keep, e.g. en or en,fr."),
+    input_format: str | None = typer.Option(
+        None, "--input-format", help="wet (conversion records) | warc (HTML response records) | auto (both, mixed) [wet]."
+    ),
+    extractor: str | None = typer.Option(
+        None, "--extractor", help="Main-content extractor for WARC HTML: resiliparse | trafilatura [resiliparse]."
+    ),
+    languages: str | None = typer.Option(
+        None, "--languages", help="Comma-separated languages to keep (en, en,fr,de) or all; thresholds per language in the YAML."
+    ),
     lid_threshold: float | None = typer.Option(None, "--lid-threshold", help="Minimum language-ID probability [default 0.85]."),
     lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
     lid: bool | None = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
@@ -58,9 +88,16 @@ def helium(
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
     fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.9]."),
     min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [2]."),
-    quality_model: str | None = typer.Option(
-        None, "--quality-model", help="9-category fastText quality model; enables the quality stage."
+    quality_model: list[str] | None = typer.Option(
+        None,
+        "--quality-model",
+        help="9-category fastText quality model, PATH (all languages) or LANG=PATH (one language); repeatable. Enables the quality stage.",
     ),
+    gopher_quality: bool | None = typer.Option(None, "--gopher-quality/--no-gopher-quality", help="Gopher quality rules."),
+    gopher_repetition: bool | None = typer.Option(
+        None, "--gopher-repetition/--no-gopher-repetition", help="Gopher repetition rules."
+    ),
+    c4_lines: bool | None = typer.Option(None, "--c4-lines/--no-c4-lines", help="C4 line rules."),
     quality_threshold: float | None = typer.Option(
         None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."
     ),
@@ -75,7 +112,13 @@ def helium(
     from curate.report.summary import helium_summary
 
     try:
+        default_quality, per_language_quality = parse_quality_models(quality_model or [])
         overrides: dict[str, Any] = {
+            "input_format": input_format,
+            "extractor": extractor,
+            "gopher_quality": gopher_quality,
+            "gopher_repetition": gopher_repetition,
+            "c4_lines": c4_lines,
             "languages": [x.strip() for x in languages.split(",") if x.strip()] if languages is not None else None,
             "lid_threshold": lid_threshold,
             "lid_model": lid_model,
@@ -90,7 +133,8 @@ def helium(
             "fuzzy": True if dedup_model else None,
             "fuzzy_threshold": fuzzy_threshold,
             "min_block": min_block,
-            "quality_model": quality_model,
+            "quality_model": default_quality,
+            "quality_models": per_language_quality or None,  # LANG=PATH options replace the YAML's mapping
             "quality": True if quality_model else None,
             "quality_threshold": quality_threshold,
             "keep_rejected": keep_rejected,
@@ -140,6 +184,12 @@ def demo(
         f"sample input: {output / 'input'}\ncorpus:       {output / 'helium' / 'documents'}\n"
         f"summary:      {output / 'helium' / 'stats.json'}\nerrors:       {output / 'helium' / 'errors.jsonl'}\n"
         f"models:       {output / 'models'} (dedup.bin, quality.bin with model cards; tokenizer.model)"
+    )
+    warc = json.loads((output / "helium-warc" / "stats.json").read_text())
+    console.print(
+        "multilingual WARC run (8 languages, main-content extraction, heuristics, per-language quality):\n"
+        + helium_summary(warc)
+        + f"\ncorpus:       {output / 'helium-warc' / 'documents'}"
     )
 
 

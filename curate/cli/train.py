@@ -79,7 +79,10 @@ def _summary(card: dict) -> str:
 
 
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
-    """Add `curate train dedup-classifier` and `curate train quality-classifier`."""
+    """Add `curate train dedup-classifier`, `curate train quality-classifier` and `... quality-classifiers`."""
+    from curate.training import quality_per_language
+
+    quality_per_language.register(train_app)
 
     @train_app.command("dedup-classifier")
     def dedup_classifier(

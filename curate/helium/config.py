@@ -11,8 +11,18 @@ from curate.core.config import build_config, load_config, pipeline_path
 DEFAULT_PIPELINE = pipeline_path("helium")
 
 
+# Per-language lid.176 thresholds chosen by `curate eval lid` (OSCAR + HPLT segments of ~500
+# characters): the highest threshold keeping recall >= 0.9, for EU languages with >= 10 segments
+# (docs/lid-thresholds.md). Other languages use `lid_threshold`.
+DEFAULT_LID_THRESHOLDS: dict[str, float] = {"cs": 0.9, "de": 0.95, "es": 0.6, "fr": 0.85, "it": 0.95, "pl": 0.95}
+
+
 @dataclass
 class HeliumConfig:
+    # input (curate.helium.warc): wet = WET conversion records; warc = WARC response records with
+    # HTML, main text extracted; auto = both record types, so WET and WARC files mix in one run
+    input_format: str = "wet"
+    extractor: str = "resiliparse"  # resiliparse | trafilatura
     # sharding and exact line dedup
     shard_by: str = "segment"  # segment | files:N | all
     dedup: str = "keep-first"  # keep-first | drop-all | off
@@ -28,11 +38,23 @@ class HeliumConfig:
     # language ID
     lid: bool = True
     lid_model: str | None = None  # None = bundled lid.176.ftz
-    languages: list[str] = field(default_factory=lambda: ["en"])
-    lid_threshold: float = 0.85
+    languages: list[str] = field(default_factory=lambda: ["en"])  # ["all"] keeps every language
+    lid_threshold: float = 0.85  # for languages without an entry in lid_thresholds
+    lid_thresholds: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_LID_THRESHOLDS)
+    )  # per language (curate eval lid)
+    # heuristic filters (curate.helium.heuristics), after language ID; overrides of the paper defaults
+    gopher_quality: bool = False
+    gopher_quality_rule: dict[str, Any] = field(default_factory=dict)
+    gopher_stop_words: dict[str, list[str]] = field(default_factory=dict)
+    gopher_repetition: bool = False
+    gopher_repetition_rule: dict[str, Any] = field(default_factory=dict)
+    c4_lines: bool = False
+    c4_lines_rule: dict[str, Any] = field(default_factory=dict)
     # quality
     quality: bool = False
     quality_model: str | None = None
+    quality_models: dict[str, str] = field(default_factory=dict)  # language -> model (others: quality_model)
     quality_threshold: float = 0.5
     quality_min: dict[str, float] = field(default_factory=dict)
     quality_max: dict[str, float] = field(default_factory=dict)
@@ -59,6 +81,19 @@ class HeliumConfig:
         return cls.load(path)
 
     def validate(self) -> None:
+        from curate.helium.warc import EXTRACTORS, INPUT_FORMATS
+
+        if self.input_format not in INPUT_FORMATS:
+            raise ValueError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}, not {self.input_format!r}")
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"--extractor must be one of {', '.join(EXTRACTORS)}, not {self.extractor!r}")
+        if not self.languages:
+            raise ValueError("--languages needs at least one language, or all")
+        if "all" in self.languages and len(self.languages) > 1:
+            raise ValueError("--languages all cannot be combined with a list")
+        for lang, threshold in self.lid_thresholds.items():
+            if not 0 <= float(threshold) <= 1:
+                raise ValueError(f"lid_thresholds[{lang}] must be in [0, 1]")
         if self.dedup not in ("keep-first", "drop-all", "off"):
             raise ValueError(f"--dedup must be keep-first, drop-all or off, not {self.dedup!r}")
         if self.normalization not in ("strip", "ccnet"):
@@ -71,7 +106,7 @@ class HeliumConfig:
             raise ValueError(
                 "fuzzy dedup is on but no model is set: pass --dedup-model PATH (train one with `curate train dedup-classifier`)"
             )
-        if self.quality and not self.quality_model:
+        if self.quality and not (self.quality_model or self.quality_models):
             raise ValueError(
                 "the quality stage is on but no model is set: pass --quality-model PATH (train one with `curate train quality-classifier`)"
             )

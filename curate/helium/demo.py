@@ -217,4 +217,42 @@ def run_demo(output: Path, workers: int | None = None) -> dict:
     )
     stats = run_helium(inputs, output / "helium", config, workers=workers, resume=False)
     train_tokenizer([str(output / "helium" / "documents")], models / "tokenizer.model", vocab_size=400)
+    run_demo_warc(output, workers)
     return stats
+
+
+def run_demo_warc(output: Path, workers: int | None = None) -> dict:
+    """The Helium-1 side: a multilingual WARC sample (8 EU languages, HTML with menus, asides and
+    footers, legacy charsets) -> main-content extraction -> line dedup -> LID -> Gopher / C4
+    heuristics -> per-language quality models (fr, de; trained here from per-language sources)."""
+    from curate.helium.config import HeliumConfig
+    from curate.helium.pipeline import run_helium
+    from curate.helium.warc_sample import ARTICLES, SITES, build_sample_warc
+    from curate.training.quality_per_language import quality_models_option, train_quality_classifiers
+
+    output = Path(output)
+    inputs = [str(p) for p in build_sample_warc(output / "input-warc", n_files=3, pages_per_file=32)]
+    sources_dir = output / "quality-sources-per-language"
+    sources_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2)
+    boilerplate = [line for menu, aside, footer in SITES.values() for line in (*menu, aside, *footer)]
+    rand = [rng.choice(boilerplate) if rng.random() < 0.5 else " | ".join(_varying_footer(rng)) for _ in range(400)]
+    (sources_dir / "rand.txt").write_text("\n".join(rand) + "\n")
+    sources = {}
+    for lang in ("de", "fr"):
+        paragraphs = [f"{a} {b}" for a in ARTICLES[lang] for b in ARTICLES[lang] if a != b]
+        (sources_dir / f"wiki-{lang}.txt").write_text("\n\n".join(paragraphs) + "\n")  # one paragraph each
+        sources[lang] = {"wiki": [str(sources_dir / f"wiki-{lang}.txt")], "rand": [str(sources_dir / "rand.txt")]}
+    cards = train_quality_classifiers(sources, output / "models" / "quality-per-language", filter_language=False, epoch=25)
+    config = HeliumConfig(
+        input_format="warc",
+        languages=sorted(ARTICLES),
+        keep_rejected=True,
+        gopher_repetition=True,
+        gopher_quality=True,
+        gopher_quality_rule={"min_words": 30},
+        c4_lines=True,
+        quality=True,
+        quality_models=quality_models_option(cards),
+    )
+    return run_helium(inputs, output / "helium-warc", config, workers=workers, resume=False)

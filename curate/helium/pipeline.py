@@ -44,10 +44,11 @@ from curate.core.ray_runtime import init_ray
 from curate.core.storage import clean_temporaries
 from curate.helium.config import HeliumConfig
 from curate.helium.parquet import ParquetStream, build_schema
-from curate.helium.steps.base import DROP_REASON, DocumentStep
+from curate.helium.steps.base import DROP_REASON, DocumentStep, drop, is_dropped
 from curate.helium.steps.exact_dedup import ExactLineDedup
 from curate.helium.steps.language import LanguageFilter
-from curate.helium.wet import WetDocument, read_wet
+from curate.helium.warc import WARC_COLUMNS, record_handlers
+from curate.helium.wet import WetDocument, read_records
 
 BYTES_PER_LINE_ESTIMATE = 48  # CommonCrawl WET lines average ~45-60 bytes; errs towards a larger filter
 GZIP_RATIO_ESTIMATE = 3.5
@@ -118,7 +119,7 @@ def estimate_shard_lines(paths: list[str]) -> int:
 
 
 def to_document(wet: WetDocument, shard: str) -> Document:
-    return Document(
+    doc = Document(
         text=wet.text,
         id=wet.id,
         metadata={
@@ -129,8 +130,14 @@ def to_document(wet: WetDocument, shard: str) -> Document:
             "shard": shard,
             "warc_language": wet.warc_language,
             "invalid_utf8": wet.invalid_utf8,
+            "extractor": wet.extractor,
+            "http_status": wet.http_status,
+            "content_type": wet.content_type,
         },
     )
+    if wet.drop_reason:
+        drop(doc, wet.drop_reason)
+    return doc
 
 
 _END: Any = object()
@@ -147,23 +154,25 @@ class ShardReaderCore:
         self.parts = parts
         self.done = done
         self.chunk_bytes = config.chunk_bytes
+        self.handlers = record_handlers(config.input_format, config.extractor)
         self._chunks = self._generate()
 
     def _generate(self) -> Iterator[Chunk | None]:
         if self.dedup.needs_observe_pass:
             for part in self.parts:
-                for item in read_wet(part.source):
-                    if isinstance(item, WetDocument):
+                for item in read_records(part.source, None, self.handlers):
+                    if isinstance(item, WetDocument) and not item.drop_reason:
                         self.dedup.observe(item.text)
         for part in self.parts:
             skip = part.name in self.done
             chunk = Chunk(part, 0, False)
-            for item in read_wet(part.source, printable_path(part.source)):
+            for item in read_records(part.source, printable_path(part.source), self.handlers):
                 if isinstance(item, Issue):
                     chunk.issues.append(item.to_dict())
                     continue
                 doc = to_document(item, self.shard)
-                self.dedup.process(doc)  # always: later parts' dedup state depends on this one
+                if not is_dropped(doc):  # always: later parts' dedup state depends on this one
+                    self.dedup.process(doc)
                 if not skip:
                     chunk.docs.append(doc)
                     chunk.bytes_in += item.nbytes
@@ -191,8 +200,38 @@ def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
 
         steps.append(FuzzyLineDedup(config.dedup_model, config.fuzzy_threshold, config.min_block))
     if config.lid:
-        steps.append(LanguageFilter(config.languages, config.lid_threshold, config.lid_model, config.batch_size))
-    if config.quality:
+        steps.append(
+            LanguageFilter(config.languages, config.lid_threshold, config.lid_model, config.batch_size, config.lid_thresholds)
+        )
+    default_language = config.languages[0] if config.languages and config.languages[0] != "all" else "en"
+    if config.gopher_repetition:
+        from curate.helium.steps.heuristics import GopherRepetitionFilter
+
+        steps.append(GopherRepetitionFilter(config.gopher_repetition_rule, default_language, config.batch_size))
+    if config.gopher_quality:
+        from curate.helium.steps.heuristics import GopherQualityFilter
+
+        steps.append(
+            GopherQualityFilter(config.gopher_quality_rule, config.gopher_stop_words, default_language, config.batch_size)
+        )
+    if config.c4_lines:
+        from curate.helium.steps.heuristics import C4LineFilter
+
+        steps.append(C4LineFilter(config.c4_lines_rule, default_language, config.batch_size))
+    if config.quality and config.quality_models:
+        from curate.helium.steps.quality_per_language import PerLanguageQualityFilter
+
+        steps.append(
+            PerLanguageQualityFilter(
+                config.quality_models,
+                config.quality_model,
+                config.quality_threshold,
+                config.quality_min,
+                config.quality_max,
+                config.batch_size,
+            )
+        )
+    elif config.quality:
         from curate.helium.steps.classifiers import QualityFilter
 
         steps.append(QualityFilter(config.quality_model, config.quality_threshold, config.quality_min, config.quality_max))
@@ -211,7 +250,8 @@ class PartProcessorCore:
         self.config = config
         self.output_dir = Path(output_dir)
         self.steps = build_model_steps(config)
-        step_columns = [ExactLineDedup.columns, *(type(s).columns for s in self.steps)]
+        warc_columns = [WARC_COLUMNS] if config.input_format != "wet" else []
+        step_columns = [*warc_columns, ExactLineDedup.columns, *(type(s).columns for s in self.steps)]
         self.schema = build_schema(step_columns)
         self.rejected_schema = build_schema(step_columns, rejected=True)
         self.ledger = Ledger(output_dir)

@@ -17,9 +17,9 @@ import contextlib
 import gzip
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
@@ -44,6 +44,17 @@ class WetDocument:
     text: str
     invalid_utf8: bool
     nbytes: int
+    # set for documents extracted from WARC `response` records (curate.helium.warc); None for WET
+    extractor: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    drop_reason: str | None = None  # the reader's verdict (e.g. not_html), counted like a step's
+
+
+# A record handler turns one warcio record of its type into documents / issues:
+# handler(record, source, index, offset) -> iterator. `read_records` owns everything else (stream
+# errors, truncation of the file, warnings), so every record type gets the same error rules.
+RecordHandler = Callable[[Any, str, int, int], Iterator["WetDocument | Issue"]]
 
 
 def _clean_record_id(record_id: str | None, source: str, index: int) -> str:
@@ -78,7 +89,12 @@ class _CheckedArchiveIterator(ArchiveIterator):
 
 
 def _iterate(
-    stream: IO[bytes], source: str, skip: int, state: dict[str, int], types: dict[str, int]
+    stream: IO[bytes],
+    source: str,
+    skip: int,
+    state: dict[str, int],
+    types: dict[str, int],
+    handlers: Mapping[str, RecordHandler],
 ) -> Iterator[WetDocument | Issue]:
     """Yield records of one stream from record `skip` on; `state` tracks the index and offset
     reached, `types` counts record types, both for the caller."""
@@ -99,35 +115,10 @@ def _iterate(
             rec_type = record.rec_type or "unknown"
             types[rec_type] = types.get(rec_type, 0) + 1
             state["last_known_type"] = int(record.rec_type is not None)
-            if rec_type != "conversion":
+            handler = handlers.get(rec_type)
+            if handler is None:
                 continue
-            headers = record.rec_headers
-            payload = record.content_stream().read(MAX_RECORD_BYTES + 1)
-            if len(payload) > MAX_RECORD_BYTES:
-                yield Issue(source, "record_too_large", f"payload over {MAX_RECORD_BYTES} bytes", "error", index, state["offset"])
-                continue
-            declared = record.length
-            if declared is None or len(payload) < int(declared):
-                # Content-Length is mandatory in WARC: without it the header block itself was cut
-                reason = (
-                    f"record cut short: {len(payload)} of {declared} bytes"
-                    if declared is not None
-                    else "record headers cut short"
-                )
-                yield Issue(source, "truncated_record", reason, "error", index, state["offset"])
-                continue
-            text, invalid = decode_payload(payload)
-            yield WetDocument(
-                id=_clean_record_id(headers.get_header("WARC-Record-ID"), source, index),
-                url=headers.get_header("WARC-Target-URI") or "",
-                date=headers.get_header("WARC-Date") or "",
-                warc_language=headers.get_header("WARC-Identified-Content-Language") or "",
-                source=source,
-                record_index=index,
-                text=text,
-                invalid_utf8=invalid,
-                nbytes=len(payload),
-            )
+            yield from handler(record, source, index, state["offset"])
         except Exception as exc:  # a broken record must not stop the file
             yield Issue(source, "bad_record", f"{type(exc).__name__}: {exc}".strip(), "error", index, iterator.offset)
         finally:
@@ -147,6 +138,33 @@ def _iterate(
             yield Issue(source, "truncated_gzip", reason, "error", last, state["offset"])
 
 
+def conversion_document(record: Any, source: str, index: int, offset: int) -> Iterator[WetDocument | Issue]:
+    """A WET `conversion` record -> one document (or a truncated_record / record_too_large error)."""
+    headers = record.rec_headers
+    payload = record.content_stream().read(MAX_RECORD_BYTES + 1)
+    if len(payload) > MAX_RECORD_BYTES:
+        yield Issue(source, "record_too_large", f"payload over {MAX_RECORD_BYTES} bytes", "error", index, offset)
+        return
+    declared = record.length
+    if declared is None or len(payload) < int(declared):
+        # Content-Length is mandatory in WARC: without it the header block itself was cut
+        reason = f"record cut short: {len(payload)} of {declared} bytes" if declared is not None else "record headers cut short"
+        yield Issue(source, "truncated_record", reason, "error", index, offset)
+        return
+    text, invalid = decode_payload(payload)
+    yield WetDocument(
+        id=_clean_record_id(headers.get_header("WARC-Record-ID"), source, index),
+        url=headers.get_header("WARC-Target-URI") or "",
+        date=headers.get_header("WARC-Date") or "",
+        warc_language=headers.get_header("WARC-Identified-Content-Language") or "",
+        source=source,
+        record_index=index,
+        text=text,
+        invalid_utf8=invalid,
+        nbytes=len(payload),
+    )
+
+
 def _position(stream: IO[bytes]) -> int:
     try:
         return stream.tell()
@@ -156,12 +174,18 @@ def _position(stream: IO[bytes]) -> int:
 
 def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Issue]:
     """Read one WET file (plain or gzip, local path or fsspec URL) into documents and issues."""
+    return read_records(path, source, {"conversion": conversion_document})
+
+
+def read_records(path: str, source: str | None, handlers: Mapping[str, RecordHandler]) -> Iterator[WetDocument | Issue]:
+    """Read one WARC-format file (WET, WARC; plain or gzip, local path or fsspec URL): records whose
+    type has a handler become documents, the others are skipped; every failure becomes an Issue."""
     source = source or path
     state: dict[str, int] = {"index": 0, "offset": 0}
     types: dict[str, int] = {}
     try:
         with fsspec.open(path, "rb") as fh:
-            yield from _iterate(fh, source, 0, state, types)
+            yield from _iterate(fh, source, 0, state, types, handlers)
     except ArchiveLoadFailed as exc:
         if _NON_CHUNKED not in str(exc):
             yield Issue(source, "unreadable_stream", _short(exc), "error", state["index"], state["offset"])
@@ -179,7 +203,7 @@ def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Iss
         state = {"index": 0, "offset": 0}
         try:
             with fsspec.open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as fh:
-                yield from _iterate(fh, source, recovered, state, types)
+                yield from _iterate(fh, source, recovered, state, types, handlers)
         except Exception as inner:
             index = max(recovered, state["index"])
             yield Issue(
@@ -188,9 +212,11 @@ def read_wet(path: str, source: str | None = None) -> Iterator[WetDocument | Iss
     except Exception as exc:
         yield Issue(source, "unreadable_stream", _short(exc), "error", state["index"], state["offset"])
     finally:
-        if not types.get("conversion"):
+        if not any(types.get(t) for t in handlers):
             kinds = ", ".join(f"{k} x{v}" for k, v in sorted(types.items())) or "no records"
-            yield Issue(source, "no_wet_records", f"no conversion records ({kinds})", "warning")
+            wanted = " or ".join(sorted(handlers))
+            kind = "no_wet_records" if set(handlers) == {"conversion"} else "no_wanted_records"
+            yield Issue(source, kind, f"no {wanted} records ({kinds})", "warning")
 
 
 def _short(exc: BaseException) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.helium.steps import STEPS
+from curate.helium.warc import WARC_DROP_REASONS
 
 REPORT_NAME = "report.html"
 COMMON_SECTIONS = ("summary", "throughput", "errors")
@@ -49,9 +50,9 @@ SPEECH_SECTIONS = (
 )
 
 # (stage key, title, its drop reasons) in pipeline order, as the steps declare them
-TEXT_STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (("read", "Reading (unreadable records)", ()),) + tuple(
-    (step.stage, step.title, step.drop_reasons) for step in STEPS
-)
+TEXT_STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("read", "Reading (unreadable records; WARC: status, type, extraction)", WARC_DROP_REASONS),
+) + tuple((step.stage, step.title, step.drop_reasons) for step in STEPS)
 QUALITY_LABELS = ("rand", "wiki", "books", "science", "news", "stem", "life", "hum", "pop")
 DUP_SCAN_BYTES = 64 * 1024 * 1024  # payload bytes re-read to rank removed duplicate lines
 TOP_LINES = 25
@@ -250,9 +251,11 @@ def _funnel(stats: dict[str, Any]) -> str:
     remaining = n_in
     known: set[str] = set()
     for key, name, reasons in TEXT_STAGES:
-        if key == "read":
-            removed = int(_num(docs.get("errors")))
-            reason_list = [("errors", removed)]
+        if key == "read":  # unreadable records (errors), and the WARC reader's drops
+            reason_list = [("errors", int(_num(docs.get("errors"))))]
+            reason_list += [(r, int(_num(dropped.get(r)))) for r in reasons if dropped.get(r)]
+            known.update(reasons)
+            removed = sum(n for _, n in reason_list)
         else:
             reason_list = [(r, int(_num(dropped.get(r)))) for r in reasons]
             known.update(reasons)
@@ -537,7 +540,7 @@ def _throughput(run_dir: Path, stats: dict[str, Any], kind: str) -> str:
             n_in = _num(docs.get("in"))
             dropped = docs.get("dropped") or {}
             stage_rows = []
-            remaining = n_in - _num(docs.get("errors"))
+            remaining = n_in - _num(docs.get("errors")) - sum(_num(dropped.get(r)) for r in TEXT_STAGES[0][2])
             for key, name, reasons in TEXT_STAGES[1:]:
                 cfg = stats.get("config") or {}
                 enabled = {
@@ -545,6 +548,9 @@ def _throughput(run_dir: Path, stats: dict[str, Any], kind: str) -> str:
                     "fuzzy": bool(cfg.get("fuzzy")),
                     "lid": cfg.get("lid", True),
                     "quality": bool(cfg.get("quality")),
+                    "gopher_repetition": bool(cfg.get("gopher_repetition")),
+                    "gopher_quality": bool(cfg.get("gopher_quality")),
+                    "c4_lines": bool(cfg.get("c4_lines")),
                 }[key]
                 removed = sum(_num(dropped.get(r)) for r in reasons)
                 stage_rows.append([name, "on" if enabled else "off", int(remaining), int(remaining - removed)])

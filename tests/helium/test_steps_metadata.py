@@ -16,7 +16,16 @@ def test_every_step_declares_stage_title_columns_and_reasons() -> None:
     for step in STEPS:
         assert step.stage and step.title and step.columns and step.drop_reasons, step
     assert [s[0] for s in TEXT_STAGES[1:]] == [s.stage for s in STEPS]
-    assert drop_reasons() == {"empty_after_dedup": "exact", "empty_after_fuzzy": "fuzzy", "language": "lid", "quality": "quality"}
+    reasons = drop_reasons()
+    assert {r: reasons[r] for r in ("empty_after_dedup", "empty_after_fuzzy", "language", "quality")} == {
+        "empty_after_dedup": "exact",
+        "empty_after_fuzzy": "fuzzy",
+        "language": "lid",
+        "quality": "quality",
+    }
+    assert reasons["gopher_stop_words"] == "gopher_quality" and reasons["gopher_dup_5gram"] == "gopher_repetition"
+    assert reasons["c4_too_few_sentences"] == "c4_lines"
+    assert len(reasons) == sum(len(s.drop_reasons) for s in STEPS)  # no reason claimed by two stages
 
 
 def test_an_undeclared_drop_reason_is_an_error() -> None:

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from curate.helium.steps.classifiers import FuzzyLineDedup, QualityFilter
 from curate.helium.steps.exact_dedup import ExactLineDedup
+from curate.helium.steps.heuristic_filters import C4LineFilter, GopherQualityFilter, GopherRepetitionFilter
 from curate.helium.steps.language import LanguageFilter
 
-STEPS = (ExactLineDedup, FuzzyLineDedup, LanguageFilter, QualityFilter)
+# (PerLanguageQualityFilter is the quality stage with per-language models: same stage, same reasons)
+STEPS = (
+    ExactLineDedup,
+    FuzzyLineDedup,
+    LanguageFilter,
+    GopherRepetitionFilter,
+    GopherQualityFilter,
+    C4LineFilter,
+    QualityFilter,
+)
 
 
 def drop_reasons() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,7 +15,8 @@ from curate.helium.steps.base import DocumentStep, drop
 
 
 class LanguageFilter(DocumentStep):
-    """Keep documents whose top language is in `languages` with probability >= `threshold`.
+    """Keep documents whose top language is in `languages` (or any, for `["all"]`) with probability
+    >= the language's threshold: `thresholds[language]`, else `threshold`.
 
     The whole document is classified at once (newlines -> spaces), as in the Moshi recipe.
     """
@@ -27,11 +29,18 @@ class LanguageFilter(DocumentStep):
     columns: ClassVar[dict[str, pa.DataType]] = {"language": pa.string(), "language_score": pa.float32()}
 
     def __init__(
-        self, languages: list[str], threshold: float = 0.85, model_path: str | None = None, batch_size: int = 512
+        self,
+        languages: list[str],
+        threshold: float = 0.85,
+        model_path: str | None = None,
+        batch_size: int = 512,
+        thresholds: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.languages = frozenset(languages)
+        self.keep_all = "all" in self.languages
         self.threshold = threshold
+        self.thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
         self.model_path = str(Path(model_path) if model_path else bundled_model_path("lid.176.ftz"))
         self.batch_size = batch_size
 
@@ -41,5 +50,6 @@ class LanguageFilter(DocumentStep):
         for doc, label, score in zip(docs, labels, scores):
             doc.metadata["language"] = label
             doc.metadata["language_score"] = float(score)
-            if label not in self.languages or score < self.threshold:
+            wanted = self.keep_all or label in self.languages
+            if not wanted or score < self.thresholds.get(label, self.threshold):
                 drop(doc, "language")
