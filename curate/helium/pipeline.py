@@ -205,17 +205,17 @@ def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
         )
     default_language = config.languages[0] if config.languages and config.languages[0] != "all" else "en"
     if config.gopher_repetition:
-        from curate.helium.steps.heuristics import GopherRepetitionFilter
+        from curate.helium.steps.heuristic_filters import GopherRepetitionFilter
 
         steps.append(GopherRepetitionFilter(config.gopher_repetition_rule, default_language, config.batch_size))
     if config.gopher_quality:
-        from curate.helium.steps.heuristics import GopherQualityFilter
+        from curate.helium.steps.heuristic_filters import GopherQualityFilter
 
         steps.append(
             GopherQualityFilter(config.gopher_quality_rule, config.gopher_stop_words, default_language, config.batch_size)
         )
     if config.c4_lines:
-        from curate.helium.steps.heuristics import C4LineFilter
+        from curate.helium.steps.heuristic_filters import C4LineFilter
 
         steps.append(C4LineFilter(config.c4_lines_rule, default_language, config.batch_size))
     if config.quality and config.quality_models:
