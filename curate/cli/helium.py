@@ -66,10 +66,10 @@ def helium(
         None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."
     ),
     input_format: str | None = typer.Option(
-        None, "--input-format", help="wet (conversion records) | warc (HTML response records) | auto (both, mixed) [wet]."
+        None, "--input-format", help="wet (conversion records) | warc (HTML response records) | auto (both, mixed); default wet."
     ),
     extractor: str | None = typer.Option(
-        None, "--extractor", help="Main-content extractor for WARC HTML: resiliparse | trafilatura [resiliparse]."
+        None, "--extractor", help="Main-content extractor for WARC HTML: resiliparse | trafilatura; default resiliparse."
     ),
     languages: str | None = typer.Option(
         None, "--languages", help="Comma-separated languages to keep (en, en,fr,de) or all; thresholds per language in the YAML."
