@@ -256,8 +256,8 @@ def _funnel(stats: dict[str, Any]) -> str:
             reason_list += [(r, int(_num(dropped.get(r)))) for r in reasons if dropped.get(r)]
             known.update(reasons)
             removed = sum(n for _, n in reason_list)
-        else:
-            reason_list = [(r, int(_num(dropped.get(r)))) for r in reasons]
+        else:  # a stage with many rules (Gopher, C4) lists only the rules that dropped something
+            reason_list = [(r, int(_num(dropped.get(r)))) for r in reasons if len(reasons) == 1 or dropped.get(r)]
             known.update(reasons)
             removed = sum(n for _, n in reason_list)
         for reason, n in reason_list:

@@ -266,6 +266,15 @@ def test_multilingual_warc_one_and_two_workers_identical(ray_local: None, multil
     rows = [r for p in sorted((tmp_path / "w1" / "documents").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
     assert len({r["language"] for r in rows}) >= 2
     assert all(r["extractor"] == "resiliparse" and r["http_status"] == 200 for r in rows)
+    # the report's funnel shows the reader's WARC drops and only the heuristic rules that dropped something
+    from curate.report.page import write_report
+
+    funnel = write_report(tmp_path / "w1").read_text()
+    for reason in ("http_status", "not_html", "binary_payload", "empty_extraction"):
+        assert f"dropped: {reason}" in funnel
+    for reason, n in dropped.items():
+        assert f"dropped: {reason}" in funnel, reason
+    assert "dropped: gopher_hash_ratio" not in funnel or dropped.get("gopher_hash_ratio")
 
 
 def test_killed_warc_run_resumes_byte_identical(ray_local: None, tmp_path: Path) -> None:
