@@ -272,9 +272,11 @@ def test_multilingual_warc_one_and_two_workers_identical(ray_local: None, multil
     funnel = write_report(tmp_path / "w1").read_text()
     for reason in ("http_status", "not_html", "binary_payload", "empty_extraction"):
         assert f"dropped: {reason}" in funnel
-    for reason, n in dropped.items():
-        assert f"dropped: {reason}" in funnel, reason
-    assert "dropped: gopher_hash_ratio" not in funnel or dropped.get("gopher_hash_ratio")
+    import re
+
+    listed = set(re.findall(r"dropped: ([a-z0-9_]+)", funnel))
+    rules = ("gopher_", "c4_")
+    assert {r for r in listed if r.startswith(rules)} == {r for r in dropped if r.startswith(rules)}
 
 
 def test_killed_warc_run_resumes_byte_identical(ray_local: None, tmp_path: Path) -> None:
