@@ -101,6 +101,11 @@ def helium(
     quality_threshold: float | None = typer.Option(
         None, "--quality-threshold", help="Keep documents with quality_score >= this [0.5]."
     ),
+    minhash: bool | None = typer.Option(
+        None,
+        "--minhash/--no-minhash",
+        help="MinHash near-duplicate document dedup across all shards (5-grams, 14 bands x 8) [default off].",
+    ),
     keep_rejected: bool | None = typer.Option(
         None, "--keep-rejected/--no-keep-rejected", help="Also write dropped documents to rejected/."
     ),
@@ -137,6 +142,7 @@ def helium(
             "quality_models": per_language_quality or None,  # LANG=PATH options replace the YAML's mapping
             "quality": True if quality_model else None,
             "quality_threshold": quality_threshold,
+            "minhash": minhash,
             "keep_rejected": keep_rejected,
         }
         config = HeliumConfig.load(config_path, overrides)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.core.config import build_config, load_config, pipeline_path
+from curate.helium.minhash import MinhashParams
 
 DEFAULT_PIPELINE = pipeline_path("helium")
 
@@ -58,6 +59,13 @@ class HeliumConfig:
     quality_threshold: float = 0.5
     quality_min: dict[str, float] = field(default_factory=dict)
     quality_max: dict[str, float] = field(default_factory=dict)
+    # MinHash document dedup across all shards (FineWeb's parameters)
+    minhash: bool = False
+    minhash_ngrams: int = 5
+    minhash_bands: int = 14
+    minhash_rows: int = 8
+    minhash_seed: int = 1
+    minhash_partitions: int = 16  # hash partitions of the bucket shuffle (memory per reduce task ~ 224 B x docs / this)
     # outputs
     keep_rejected: bool = False
     compression: str = "zstd"
@@ -106,6 +114,10 @@ class HeliumConfig:
             raise ValueError(
                 "fuzzy dedup is on but no model is set: pass --dedup-model PATH (train one with `curate train dedup-classifier`)"
             )
+        if self.minhash_partitions < 1:
+            raise ValueError("minhash_partitions must be >= 1")
+        if self.minhash:
+            MinhashParams(self.minhash_ngrams, self.minhash_bands, self.minhash_rows, self.minhash_seed).validate()
         if self.quality and not (self.quality_model or self.quality_models):
             raise ValueError(
                 "the quality stage is on but no model is set: pass --quality-model PATH (train one with `curate train quality-classifier`)"

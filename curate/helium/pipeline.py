@@ -43,6 +43,8 @@ from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, sta
 from curate.core.ray_runtime import init_ray
 from curate.core.storage import clean_temporaries
 from curate.helium.config import HeliumConfig
+from curate.helium.minhash_stage import MINHASH_DIR, Layout, PartSignatures, params_of, run_minhash_stage
+from curate.helium.minhash_stage import summary as minhash_summary
 from curate.helium.parquet import ParquetStream, build_schema
 from curate.helium.steps.base import DROP_REASON, DocumentStep, drop, is_dropped
 from curate.helium.steps.exact_dedup import ExactLineDedup
@@ -249,6 +251,9 @@ class PartProcessorCore:
     def __init__(self, config: HeliumConfig, output_dir: str) -> None:
         self.config = config
         self.output_dir = Path(output_dir)
+        # MinHash on: parts go to a staging folder, the MinHash stage writes the final ones
+        self.data_dir = Layout(self.output_dir).staged if config.minhash else self.output_dir
+        self.signatures: PartSignatures | None = None
         self.steps = build_model_steps(config)
         warc_columns = [WARC_COLUMNS] if config.input_format != "wet" else []
         step_columns = [*warc_columns, ExactLineDedup.columns, *(type(s).columns for s in self.steps)]
@@ -261,9 +266,10 @@ class PartProcessorCore:
         if chunk.index == 0:
             if self.current is not None:
                 self.current.abort()
+            self.signatures = PartSignatures(params_of(self.config)) if self.config.minhash else None
             self.current = PartWriter(
                 chunk.part,
-                self.output_dir,
+                self.data_dir,
                 self.schema,
                 self.rejected_schema if self.config.keep_rejected else None,
                 self.config.compression,
@@ -275,10 +281,15 @@ class PartProcessorCore:
         for step in self.steps:
             docs = step.run(docs)
         writer = self.current
-        writer.add(list(docs), chunk)
+        docs = list(docs)
+        if self.signatures is not None:
+            self.signatures.add(docs)
+        writer.add(docs, chunk)
         if not chunk.last:
             return self._result(chunk)
         record = writer.finish()
+        if self.signatures is not None:
+            self.signatures.write(Layout(self.output_dir).signatures(chunk.part.name))
         self.ledger.commit(chunk.part.name, record)
         self.current = None
         return self._result(chunk)
@@ -390,7 +401,8 @@ def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> tupl
     """The run's stats from the commit records of `parts` (sorted order), and those records."""
     ledger = Ledger(output_dir)
     wanted = {p.name for p in parts}
-    records = [(name, rec) for name, rec in ledger.records() if name in wanted]
+    final = Layout(output_dir).final if config.minhash else ledger  # MinHash rewrites every part's record
+    records = [(name, rec) for name, rec in final.records() if name in wanted]
     missing = sorted(wanted - {name for name, _ in records})
     per_shard: dict[str, list[dict[str, Any]]] = {}
     for _, rec in records:
@@ -408,6 +420,8 @@ def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> tupl
     stats["missing_parts"] = missing
     stats["reconciled"] = not missing and reconciles(stats["documents"]) and all(reconciles(r["documents"]) for _, r in records)
     stats["config"] = config.to_dict()
+    if config.minhash:
+        stats["minhash"] = minhash_summary(output_dir)
     return stats, [r for _, r in records]
 
 
@@ -431,7 +445,7 @@ def run_helium(
         raise FileNotFoundError(f"no WET files found in {inputs}")
     shards = plan_parts(paths, config.shard_by)
     all_parts = [p for parts in shards.values() for p in parts]
-    ledger = start_run(output_dir, config.to_dict(), resume, outputs=("documents", "rejected"))
+    ledger = start_run(output_dir, config.to_dict(), resume, outputs=("documents", "rejected", MINHASH_DIR))
     if config.lid and not config.lid_model:
         from curate.core.models import bundled_model_path
 
@@ -451,6 +465,9 @@ def run_helium(
         failures = scheduler.run()
         step_stats = {stage: stats.to_dict() for stage, stats in scheduler.step_stats.items()}
         clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
+    if config.minhash and not failures:  # crosses shards: runs once every part is processed
+        init_ray(address, workers or os.cpu_count() or 1)
+        run_minhash_stage(output_dir, [p.name for p in all_parts], config)
     stats, records = aggregate(output_dir, all_parts, config)
     run_info = {
         "elapsed_s": round(time.monotonic() - started, 3),
