@@ -149,9 +149,8 @@ class PartSignatures:
 # -- 2. buckets: hash-partitioned shuffle ---------------------------------------------------------
 
 
-@ray.remote(num_cpus=1)
-def _map_part(path: str, part_number: int, partitions: int) -> tuple[np.ndarray, ...] | np.ndarray:
-    """(2, entries) uint64 arrays [keys; documents], one per partition (one Ray object each)."""
+def map_part(path: str, part_number: int, partitions: int) -> list[np.ndarray]:
+    """(2, entries) uint64 arrays [keys; documents], one per partition."""
     with np.load(path) as data:
         rows, keys = data["rows"], data["keys"]
     nodes = (U64(part_number) << U64(ROW_BITS)) | rows.astype(U64)
@@ -161,13 +160,17 @@ def _map_part(path: str, part_number: int, partitions: int) -> tuple[np.ndarray,
     order = np.argsort(target, kind="stable")
     bounds = np.searchsorted(target[order], np.arange(partitions + 1, dtype=U64))
     entries = np.stack([flat_keys[order], flat_nodes[order]])
-    if partitions == 1:
-        return entries
-    return tuple(entries[:, bounds[k] : bounds[k + 1]] for k in range(partitions))
+    return [entries[:, bounds[k] : bounds[k + 1]] for k in range(partitions)]
 
 
 @ray.remote(num_cpus=1)
-def _reduce_partition(partition: int, edges_path: str, record_dir: str, *entries: np.ndarray) -> dict[str, int]:
+def _map_part(path: str, part_number: int, partitions: int) -> tuple[np.ndarray, ...] | np.ndarray:
+    """One Ray object per partition."""
+    out = map_part(path, part_number, partitions)
+    return out[0] if partitions == 1 else tuple(out)
+
+
+def reduce_partition(partition: int, edges_path: str, record_dir: str, *entries: np.ndarray) -> dict[str, int]:
     stacked = np.concatenate(entries, axis=1) if entries else np.zeros((2, 0), dtype=U64)
     u, v = bucket_edges(stacked[0], stacked[1])
     nodes, labels = connected_components(u, v)
@@ -178,11 +181,13 @@ def _reduce_partition(partition: int, edges_path: str, record_dir: str, *entries
     return record
 
 
+_reduce_partition = ray.remote(num_cpus=1)(reduce_partition)
+
+
 # -- 3. clusters --------------------------------------------------------------------------------
 
 
-@ray.remote(num_cpus=1)
-def _cluster(edge_paths: list[str], assignments_path: str, record_dir: str) -> dict[str, int]:
+def cluster(edge_paths: list[str], assignments_path: str, record_dir: str) -> dict[str, int]:
     loaded = [np.load(p) for p in edge_paths]
     edges = np.concatenate(loaded, axis=1) if loaded else np.zeros((2, 0), dtype=U64)
     nodes, labels = connected_components(edges[0], edges[1])
@@ -200,6 +205,9 @@ def _cluster(edge_paths: list[str], assignments_path: str, record_dir: str) -> d
     return record
 
 
+_cluster = ray.remote(num_cpus=1)(cluster)
+
+
 # -- 4. filter --------------------------------------------------------------------------------
 
 
@@ -214,8 +222,7 @@ def _with_column_before_drop_reason(table: pa.Table, column: pa.Array) -> pa.Tab
     return table.add_column(index, pa.field(CLUSTER_SIZE, pa.int64()), column)
 
 
-@ray.remote(num_cpus=1)
-def _filter_part(output_dir: str, part: str, part_number: int, keep_rejected: bool, compression: str) -> dict[str, Any]:
+def filter_part(output_dir: str, part: str, part_number: int, keep_rejected: bool, compression: str) -> dict[str, Any]:
     from curate.helium.parquet import write_table_atomic
 
     layout = Layout(Path(output_dir))
@@ -260,6 +267,9 @@ def _filter_part(output_dir: str, part: str, part_number: int, keep_rejected: bo
     }
     layout.final.commit(part, record)
     return {"part": part, "duplicates": n_dups}
+
+
+_filter_part = ray.remote(num_cpus=1)(filter_part)
 
 
 # -- the stage --------------------------------------------------------------------------------
