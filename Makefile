@@ -53,7 +53,11 @@ test: install-all models browser ffmpeg whisperx
 	CURATE_NO_SKIP=1 $(PY) -m pytest -q $(addprefix --ignore=,$(TORCH_TESTS))
 	CURATE_NO_SKIP=1 $(WXVENV)/bin/python -m pytest -q $(TORCH_TESTS)
 
-bench: install-all models
+$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-all
+	$(PIP) install --quiet -e ".[dev,audio,bench]"
+	touch $@
+
+bench: install-all models $(VENV)/.stamp-bench
 	$(PY) -m bench.run_all
 
 lint: install

@@ -32,8 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "bench-minhash"
 RESULTS = REPO / "bench" / "results"
@@ -87,7 +85,9 @@ def run_curate(texts: list[str], work: Path, partitions: int) -> dict[str, Any]:
             reduce_partition(k, str(layout.edges(k)), str(layout.buckets.output_dir), *[m[k] for m in maps])
 
     def clusters() -> dict[str, Any]:
-        return cluster([str(layout.edges(k)) for k in range(partitions)], str(layout.assignments), str(layout.clusters.output_dir))
+        return cluster(
+            [str(layout.edges(k)) for k in range(partitions)], str(layout.assignments), str(layout.clusters.output_dir)
+        )
 
     def filters() -> int:
         return sum(filter_part(str(work), p, i, False, "zstd")["duplicates"] for i, p in enumerate(parts))
@@ -100,7 +100,9 @@ def run_curate(texts: list[str], work: Path, partitions: int) -> dict[str, Any]:
     # which documents were removed: ids missing from the final files
     import pyarrow.parquet as pq
 
-    kept = {int(i) for p in parts for i in pq.read_table(work / "documents" / f"{p}.parquet", columns=["id"]).column("id").to_pylist()}
+    kept = {
+        int(i) for p in parts for i in pq.read_table(work / "documents" / f"{p}.parquet", columns=["id"]).column("id").to_pylist()
+    }
     return {"steps": steps, "removed": removed, "cluster_record": record, "kept_ids": kept}
 
 
@@ -158,9 +160,10 @@ def run_datatrove(texts: list[str], work: Path) -> dict[str, Any]:
     spacy_loader = dt_minhash.load_word_tokenizer
     dt_minhash.load_word_tokenizer = lambda language: SplitTokenizer()
     try:
-        steps["signatures, str.split tokenizer (variant)"] = execute(
-            "sig-split", [reader(), MinhashDedupSignature(str(work / "sigs-split"), config=config)], PARTS
-        ) - steps["read only (subtracted)"]
+        steps["signatures, str.split tokenizer (variant)"] = (
+            execute("sig-split", [reader(), MinhashDedupSignature(str(work / "sigs-split"), config=config)], PARTS)
+            - steps["read only (subtracted)"]
+        )
     finally:
         dt_minhash.load_word_tokenizer = spacy_loader
     steps["buckets"] = execute(
@@ -170,7 +173,11 @@ def run_datatrove(texts: list[str], work: Path) -> dict[str, Any]:
     steps["filter"] = execute(
         "filter", [reader(), MinhashDedupFilter(str(work / "remove")), ParquetWriter(str(work / "output"))], PARTS
     )
-    kept = {int(i) for p in sorted((work / "output").rglob("*.parquet")) for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()}
+    kept = {
+        int(i)
+        for p in sorted((work / "output").rglob("*.parquet"))
+        for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()
+    }
     return {"steps": steps, "kept_ids": kept}
 
 
@@ -189,15 +196,27 @@ def main(argv: list[str] | None = None) -> int:
     docs, truth, score = run(args.texts, args.sources)
     texts = [d.text for d in docs]
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    print(f"corpus: {len(texts):,} documents, {mb:.1f} MB; exact Jaccard truth: {len(truth):,} pairs >= 0.3 ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"corpus: {len(texts):,} documents, {mb:.1f} MB; exact Jaccard truth: {len(truth):,} pairs >= 0.3 ({time.perf_counter() - t0:.0f} s)"
+    )
 
-    result: dict[str, Any] = {"documents": len(texts), "mb": mb, "pairs_truth": len(truth), "machine_cpus": __import__("os").cpu_count()}
+    result: dict[str, Any] = {
+        "documents": len(texts),
+        "mb": mb,
+        "pairs_truth": len(truth),
+        "machine_cpus": __import__("os").cpu_count(),
+    }
     ours = run_curate(texts, BUILD / "curate", args.partitions)
     ours_total = sum(ours["steps"].values())
     removed_ours = set(range(len(texts))) - ours["kept_ids"]
     dup, cand, clusters = curate_minhash(texts, MinhashParams())
     assert dup == removed_ours, "the stage functions and the evaluation disagree"
-    result["curate"] = {"steps": ours["steps"], "cpu_s": ours_total, "mb_s_per_core": mb / ours_total, "removed": len(removed_ours)}
+    result["curate"] = {
+        "steps": ours["steps"],
+        "cpu_s": ours_total,
+        "mb_s_per_core": mb / ours_total,
+        "removed": len(removed_ours),
+    }
     result["curate"]["quality"] = score(removed_ours, cand, clusters)
 
     if not args.skip_datatrove:
@@ -205,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         dt_steps = theirs["steps"]
         main_steps = ("signatures", "buckets", "cluster", "filter")
         dt_total = sum(dt_steps[k] for k in main_steps) - dt_steps["read only (subtracted)"] * 2
-        dt_split = dt_total - dt_steps["signatures"] + dt_steps["read only (subtracted)"] + dt_steps["signatures, str.split tokenizer (variant)"]
+        dt_split = (
+            dt_total
+            - dt_steps["signatures"]
+            + dt_steps["read only (subtracted)"]
+            + dt_steps["signatures, str.split tokenizer (variant)"]
+        )
         removed_dt = set(range(len(texts))) - theirs["kept_ids"]
         result["datatrove"] = {"steps": dt_steps, "cpu_s": dt_total, "mb_s_per_core": mb / dt_total, "removed": len(removed_dt)}
         result["datatrove"]["quality"] = score(removed_dt)
@@ -228,14 +252,19 @@ def markdown(r: dict[str, Any]) -> str:
     for step in steps:
         out.append(f"| {step} | " + " | ".join(f"{r[s]['steps'][step]:.2f}" for s in sides) + " |")
     if "datatrove" in r:
-        out.append(f"| reading the input (datatrove only, x2, subtracted) | | -{2 * r['datatrove']['steps']['read only (subtracted)']:.2f} |")
+        out.append(
+            f"| reading the input (datatrove only, x2, subtracted) | | -{2 * r['datatrove']['steps']['read only (subtracted)']:.2f} |"
+        )
     out.append("| **total CPU-s** | " + " | ".join(f"**{r[s]['cpu_s']:.2f}**" for s in sides) + " |")
     out.append("| **MB/s per core** | " + " | ".join(f"**{r[s]['mb_s_per_core']:.2f}**" for s in sides) + " |")
     out.append("| documents removed | " + " | ".join(f"{r[s]['removed']:,}" for s in sides) + " |")
     for t in ("0.7", "0.75", "0.8"):
         out.append(
             f"| precision / recall vs exact Jaccard >= {t} | "
-            + " | ".join(f"{r[s]['quality']['thresholds'][t]['precision']:.3f} / {r[s]['quality']['thresholds'][t]['recall']:.3f}" for s in sides)
+            + " | ".join(
+                f"{r[s]['quality']['thresholds'][t]['precision']:.3f} / {r[s]['quality']['thresholds'][t]['recall']:.3f}"
+                for s in sides
+            )
             + " |"
         )
     if "speedup_per_core" in r:
@@ -253,7 +282,9 @@ def markdown(r: dict[str, Any]) -> str:
     out.append("\nPlanted copies (curate): edit fraction -> mean exact Jaccard with the source, share in the source's cluster:\n")
     out.append("| edited words | copies | mean Jaccard | same cluster |\n|---:|---:|---:|---:|")
     for p in q["planted"]:
-        out.append(f"| {p['edit_fraction']:.0%} | {p['copies']} | {p['mean_jaccard']:.3f} | {p.get('same_cluster_share', 0):.3f} |")
+        out.append(
+            f"| {p['edit_fraction']:.0%} | {p['copies']} | {p['mean_jaccard']:.3f} | {p.get('same_cluster_share', 0):.3f} |"
+        )
     return "\n".join(out)
 
 

@@ -221,7 +221,12 @@ def evaluate(
             "edit_fraction": f,
             "copies": len(members),
             "mean_jaccard": float(
-                np.mean([jaccard(shingle_set(docs[i].text, params.n_grams), shingle_set(docs[j].text, params.n_grams)) for i, j in members])
+                np.mean(
+                    [
+                        jaccard(shingle_set(docs[i].text, params.n_grams), shingle_set(docs[j].text, params.n_grams))
+                        for i, j in members
+                    ]
+                )
             ),
         }
         if clusters is not None:  # the copy ends in its source's cluster
@@ -238,6 +243,8 @@ def run(
     params = params or MinhashParams()
     docs = planted_corpus(real_texts(n_texts), n_sources, seed=seed)
     truth = exact_jaccard_pairs([d.text for d in docs], params.n_grams)
-    return docs, truth, lambda predicted, candidates=None, clusters=None: evaluate(
-        docs, predicted, truth, candidates, clusters, params
+    return (
+        docs,
+        truth,
+        lambda predicted, candidates=None, clusters=None: evaluate(docs, predicted, truth, candidates, clusters, params),
     )

@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 from datatrove.data import Document
@@ -229,9 +228,7 @@ def filter_part(output_dir: str, part: str, part_number: int, keep_rejected: boo
     record = Ledger(output_dir).load(part)
     table = pq.read_table(layout.staged / "documents" / f"{part}.parquet")
     assignments = np.load(layout.assignments, mmap_mode="r")
-    lo, hi = np.searchsorted(
-        assignments[0], [U64(part_number) << U64(ROW_BITS), U64(part_number + 1) << U64(ROW_BITS)]
-    )
+    lo, hi = np.searchsorted(assignments[0], [U64(part_number) << U64(ROW_BITS), U64(part_number + 1) << U64(ROW_BITS)])
     nodes, labels, sizes = (np.asarray(assignments[i, lo:hi]) for i in range(3))
     rows = (nodes & U64((1 << ROW_BITS) - 1)).astype(np.int64)
     size = np.ones(table.num_rows, dtype=np.int64)
@@ -317,9 +314,7 @@ def run_minhash_stage(output_dir: Path, parts: list[str], config: Any) -> dict[s
         ]
         if partitions == 1:
             maps = [[ref] for ref in maps]
-        reduces = [
-            _reduce_partition.remote(k, str(layout.edges(k)), record_dir, *[m[k] for m in maps]) for k in missing
-        ]
+        reduces = [_reduce_partition.remote(k, str(layout.edges(k)), record_dir, *[m[k] for m in maps]) for k in missing]
         ray.get(reduces)
         del maps
     if not layout.clusters.is_done("clusters"):
@@ -329,9 +324,7 @@ def run_minhash_stage(output_dir: Path, parts: list[str], config: Any) -> dict[s
             )
         )
     todo = [(i, p) for i, p in enumerate(parts) if not layout.final.is_done(p)]
-    ray.get(
-        [_filter_part.remote(str(output_dir), p, i, config.keep_rejected, config.compression) for i, p in todo]
-    )
+    ray.get([_filter_part.remote(str(output_dir), p, i, config.keep_rejected, config.compression) for i, p in todo])
     _clean_intermediates(layout)
     return layout.clusters.load("clusters")
 

@@ -203,7 +203,9 @@ def test_killed_run_resumes_byte_identical(ray_local: None, tmp_path: Path) -> N
         "MinHash stage, filtering": lambda: count("_minhash/final/_parts") >= 1,
     }
     for name, reached in points.items():
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         assert _wait_for(reached), f"never reached: {name}"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
