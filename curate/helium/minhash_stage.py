@@ -299,7 +299,18 @@ def run_minhash_stage(output_dir: Path, parts: list[str], config: Any) -> dict[s
         _reset(layout)
     write_json_atomic(layout.fingerprint, fingerprint)
     if all(layout.final.is_done(p) for p in parts):
+        _clean_intermediates(layout)  # again: a run killed while cleaning up left some
         return layout.clusters.load("clusters")
+    try:
+        _run_steps(layout, parts, config)
+    except ray.exceptions.RayError as exc:
+        raise RuntimeError(f"the MinHash stage failed (re-run the same command to resume it): {exc}") from exc
+    _clean_intermediates(layout)
+    return layout.clusters.load("clusters")
+
+
+def _run_steps(layout: Layout, parts: list[str], config: Any) -> None:
+    output_dir = layout.output_dir
 
     partitions = config.minhash_partitions
     missing = [k for k in range(partitions) if not layout.buckets.is_done(f"{k:05d}")]
@@ -325,8 +336,6 @@ def run_minhash_stage(output_dir: Path, parts: list[str], config: Any) -> dict[s
         )
     todo = [(i, p) for i, p in enumerate(parts) if not layout.final.is_done(p)]
     ray.get([_filter_part.remote(str(output_dir), p, i, config.keep_rejected, config.compression) for i, p in todo])
-    _clean_intermediates(layout)
-    return layout.clusters.load("clusters")
 
 
 def _clean_intermediates(layout: Layout) -> None:

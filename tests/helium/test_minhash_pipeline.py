@@ -141,6 +141,11 @@ def test_planted_near_duplicates_across_shards(
     before = tree_digest(tmp_path)
     run_helium([str(root)], tmp_path, config(), workers=1)
     assert tree_digest(tmp_path) == before
+    # more inputs after the stage finished (its intermediate files are gone): refused, one clear message
+    extra = tmp_path.parent / f"{tmp_path.name}-extra" / "late.warc.wet.gz"
+    write_wet(extra, [WetPage("https://x.example/late", urls["https://x.example/a"])])
+    with pytest.raises(ValueError, match="--no-resume"):
+        run_helium([str(root), str(extra)], tmp_path, config(), workers=1)
 
 
 def test_minhash_after_the_other_stages(
