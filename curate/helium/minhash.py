@@ -51,6 +51,15 @@ _COMBINE = np.array(
     dtype=U64,
 )
 
+
+def multipliers(k: int) -> np.ndarray:
+    """k odd 64-bit multipliers: the 8 above, then more derived from them (any n-gram or band size)."""
+    if k <= len(_COMBINE):
+        return _COMBINE[:k]
+    extra = fmix64(np.arange(1, k - len(_COMBINE) + 1, dtype=U64) * _COMBINE[0]) | U64(1)
+    return np.concatenate([_COMBINE, extra])
+
+
 _DIGITS = re.compile(r"\d")
 _WORDS = re.compile(r"[^\W_]+")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
@@ -72,8 +81,6 @@ class MinhashParams:
     def validate(self) -> None:
         if self.n_grams < 1 or self.bands < 1 or self.rows < 1:
             raise ValueError("minhash n_grams, bands and rows must be >= 1")
-        if self.rows > len(_COMBINE):
-            raise ValueError(f"minhash rows must be <= {len(_COMBINE)}")
 
     def candidate_probability(self, similarity: float) -> float:
         """Probability that two documents of this Jaccard similarity share at least one band."""
@@ -149,9 +156,10 @@ def shingle_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=U64)
     k = min(n, m)
     count = m - k + 1
-    acc = hashes[:count] * _COMBINE[0]
+    mult = multipliers(k)
+    acc = hashes[:count] * mult[0]
     for j in range(1, k):
-        acc += hashes[j : j + count] * _COMBINE[j % len(_COMBINE)]
+        acc += hashes[j : j + count] * mult[j]
     acc += U64(k)  # n-grams of different lengths never collide by construction
     return fmix64(acc)
 
@@ -196,8 +204,9 @@ def band_keys(sigs: np.ndarray, params: MinhashParams) -> np.ndarray:
     n = len(sigs)
     grouped = sigs.reshape(n, params.bands, params.rows).astype(U64)
     acc = np.zeros((n, params.bands), dtype=U64)
+    mult = multipliers(params.rows)
     for j in range(params.rows):
-        acc += fmix64(grouped[:, :, j]) * _COMBINE[j]
+        acc += fmix64(grouped[:, :, j]) * mult[j]
     acc += np.arange(params.bands, dtype=U64)[None, :] * U64(0x9E3779B97F4A7C15)
     return fmix64(acc)
 

@@ -551,6 +551,7 @@ def _throughput(run_dir: Path, stats: dict[str, Any], kind: str) -> str:
                     "gopher_repetition": bool(cfg.get("gopher_repetition")),
                     "gopher_quality": bool(cfg.get("gopher_quality")),
                     "c4_lines": bool(cfg.get("c4_lines")),
+                    "minhash": bool(cfg.get("minhash")),
                 }[key]
                 removed = sum(_num(dropped.get(r)) for r in reasons)
                 stage_rows.append([name, "on" if enabled else "off", int(remaining), int(remaining - removed)])

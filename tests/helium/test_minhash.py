@@ -154,6 +154,21 @@ def test_document_band_keys_skips_texts_without_words() -> None:
     assert not np.any(keys[0] == keys[2])
 
 
+def test_other_parameters() -> None:
+    """n-grams and rows beyond 8 (more multipliers than the fixed ones) and one band."""
+    text = " ".join(f"w{i}" for i in range(60))
+    for params in (MinhashParams(n_grams=12, bands=4, rows=20), MinhashParams(n_grams=1, bands=1, rows=1)):
+        params.validate()
+        rows, keys = document_band_keys([text, text.replace("w30", "x")], params)
+        assert keys.shape == (2, params.bands)
+    h = word_hashes([f"w{i}" for i in range(12)])
+    swapped = h.copy()
+    swapped[[0, 8]] = swapped[[8, 0]]
+    assert shingle_hashes(h, 12)[0] != shingle_hashes(swapped, 12)[0], "words 8 apart are not interchangeable"
+    with pytest.raises(ValueError):
+        MinhashParams(rows=0).validate()
+
+
 def test_candidate_probability_is_fineweb_s_curve() -> None:
     p = MinhashParams()
     assert p.num_perm == 112

@@ -18,6 +18,7 @@ from curate.helium.config import HeliumConfig
 from curate.helium.minhash import jaccard, shingle_set
 from curate.helium.pipeline import run_helium
 from curate.helium.wet_writer import WetPage, write_wet
+from curate.report.page import write_report
 from tests.conftest import REPO, c4_documents
 from tests.helium.test_pipeline import tree_digest
 
@@ -137,6 +138,8 @@ def test_planted_near_duplicates_across_shards(
     assert stats["minhash"]["largest_cluster"] == 3
     assert stats["bytes_kept"] == sum(len(urls[u].encode()) for u in kept)
     assert not (tmp_path / "_minhash" / "staged").exists(), "intermediate files are removed at the end"
+    page = write_report(tmp_path).read_text()
+    assert "MinHash document dedup" in page and "minhash_duplicate" in page
     # a re-run is a no-op
     before = tree_digest(tmp_path)
     run_helium([str(root)], tmp_path, config(), workers=1)
