@@ -11,7 +11,8 @@ Both sides run in this process, one core, one after the other; the CPU time of e
 `time.process_time()`. MB = UTF-8 bytes of the document texts.
 
 - curate: the functions the Ray stage runs, called directly: signatures as in a `PartProcessor`
-  (`PartSignatures.add` on datatrove `Document`s in batches, then the `.npz` per part), then
+  (the `MinhashSignature` step on batches of datatrove `Document`s, `PartSignatures`, the `.npz`
+  per part), then
   `map_part` + `reduce_partition` (buckets), `cluster`, and `filter_part` (staged Parquet in,
   final Parquet out); the input is split in 8 parts, like 8 WET files.
 - datatrove 0.9: `MinhashDedupSignature` -> `MinhashDedupBuckets` -> `MinhashDedupCluster` ->
@@ -56,13 +57,14 @@ def run_curate(texts: list[str], work: Path, partitions: int) -> dict[str, Any]:
     from curate.helium.minhash import MinhashParams
     from curate.helium.minhash_stage import Layout, PartSignatures, cluster, filter_part, map_part, reduce_partition
     from curate.helium.parquet import ParquetStream, build_schema
+    from curate.helium.steps.minhash import MinhashSignature
 
     shutil.rmtree(work, ignore_errors=True)
     layout = Layout(work)
     params = MinhashParams()
     parts = [f"part-{i:02d}" for i in range(PARTS)]
     chunks = split([Document(text=t, id=str(i), metadata={"url": f"u{i}"}) for i, t in enumerate(texts)], PARTS)
-    schema = build_schema([])
+    schema = build_schema([MinhashSignature.columns])
     for name, docs in zip(parts, chunks):  # the processors' staged output and commit record (not timed)
         stream = ParquetStream(layout.staged / "documents" / f"{name}.parquet", schema)
         stream.write(docs)
@@ -72,11 +74,12 @@ def run_curate(texts: list[str], work: Path, partitions: int) -> dict[str, Any]:
         record = {"documents": {"in": len(docs), "kept": len(docs), "dropped": {}, "errors": 0}, "bytes_kept": nbytes}
         Ledger(work).commit(name, {**record, "lines": {"kept_nonblank": lines}})
 
-    def signatures() -> None:
+    def signatures() -> None:  # as in a PartProcessor: the step on each chunk, then the part's file
+        step = MinhashSignature(params)
         for name, docs in zip(parts, chunks):
             sink = PartSignatures(params)
             for i in range(0, len(docs), 512):
-                sink.add(docs[i : i + 512])
+                sink.add(list(step.run(iter(docs[i : i + 512]))))
             sink.write(layout.signatures(name))
 
     def buckets() -> None:

@@ -51,13 +51,8 @@ from datatrove.data import Document
 
 from curate.core.ledger import Ledger
 from curate.core.storage import write_bytes_atomic, write_json_atomic
-from curate.helium.minhash import (
-    MinhashParams,
-    bucket_edges,
-    cluster_sizes,
-    connected_components,
-    document_band_keys,
-)
+from curate.helium.minhash import MinhashParams, bucket_edges, cluster_sizes, connected_components
+from curate.helium.steps.minhash import BAND_KEYS
 
 MINHASH_DIR = "_minhash"
 DROP_REASON_MINHASH = "minhash_duplicate"
@@ -121,8 +116,8 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 class PartSignatures:
-    """Band keys of one part's kept documents, accumulated chunk by chunk (rows = positions in
-    the part's kept-documents file)."""
+    """Band keys of one part's kept documents (left in their metadata by the `MinhashSignature`
+    step), accumulated chunk by chunk; rows = positions in the part's kept-documents file."""
 
     def __init__(self, params: MinhashParams) -> None:
         self.params = params
@@ -132,9 +127,10 @@ class PartSignatures:
 
     def add(self, docs: list[Document]) -> None:
         kept = [d for d in docs if not d.metadata.get("drop_reason")]
-        rows, keys = document_band_keys([d.text for d in kept], self.params)
-        self.rows.append(rows + self.kept)
-        self.keys.append(keys)
+        rows = [i for i, d in enumerate(kept) if BAND_KEYS in d.metadata]
+        if rows:
+            self.rows.append(np.asarray(rows, dtype=np.int64) + self.kept)
+            self.keys.append(np.stack([kept[i].metadata.pop(BAND_KEYS) for i in rows]))
         self.kept += len(kept)
 
     def write(self, path: Path) -> None:
@@ -214,11 +210,9 @@ def _count_nonblank_lines(text: str) -> int:
     return sum(1 for line in text.split("\n") if line.strip())
 
 
-def _with_column_before_drop_reason(table: pa.Table, column: pa.Array) -> pa.Table:
-    index = table.schema.get_field_index("drop_reason")
-    if index < 0:
-        return table.append_column(pa.field(CLUSTER_SIZE, pa.int64()), column)
-    return table.add_column(index, pa.field(CLUSTER_SIZE, pa.int64()), column)
+def _set_cluster_size(table: pa.Table, column: pa.Array) -> pa.Table:
+    """The staged files already hold the column (null): fill it."""
+    return table.set_column(table.schema.get_field_index(CLUSTER_SIZE), pa.field(CLUSTER_SIZE, pa.int64()), column)
 
 
 def filter_part(output_dir: str, part: str, part_number: int, keep_rejected: bool, compression: str) -> dict[str, Any]:
@@ -235,15 +229,14 @@ def filter_part(output_dir: str, part: str, part_number: int, keep_rejected: boo
     size[rows] = sizes.astype(np.int64)
     duplicate = np.zeros(table.num_rows, dtype=bool)
     duplicate[rows] = nodes != labels
-    size_column = pa.array(size, type=pa.int64())
-    kept = table.append_column(pa.field(CLUSTER_SIZE, pa.int64()), size_column).filter(pa.array(~duplicate))
+    table = _set_cluster_size(table, pa.array(size, type=pa.int64()))
+    kept = table.filter(pa.array(~duplicate))
     write_table_atomic(kept, Path(output_dir) / "documents" / f"{part}.parquet", compression)
 
-    dups = table.append_column(pa.field(CLUSTER_SIZE, pa.int64()), size_column).filter(pa.array(duplicate))
+    dups = table.filter(pa.array(duplicate))
     n_dups = dups.num_rows
     if keep_rejected:
         staged_rejected = pq.read_table(layout.staged / "rejected" / f"{part}.parquet")
-        staged_rejected = _with_column_before_drop_reason(staged_rejected, pa.nulls(staged_rejected.num_rows, pa.int64()))
         dups = dups.append_column(pa.field("drop_reason", pa.string()), pa.array([DROP_REASON_MINHASH] * n_dups, pa.string()))
         rejected = pa.concat_tables([staged_rejected, dups.select(staged_rejected.schema.names).cast(staged_rejected.schema)])
         write_table_atomic(rejected, Path(output_dir) / "rejected" / f"{part}.parquet", compression)

@@ -237,6 +237,10 @@ def build_model_steps(config: HeliumConfig) -> list[DocumentStep]:
         from curate.helium.steps.classifiers import QualityFilter
 
         steps.append(QualityFilter(config.quality_model, config.quality_threshold, config.quality_min, config.quality_max))
+    if config.minhash:
+        from curate.helium.steps.minhash import MinhashSignature
+
+        steps.append(MinhashSignature(params_of(config), config.batch_size))
     return steps
 
 

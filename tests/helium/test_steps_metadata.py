@@ -25,6 +25,7 @@ def test_every_step_declares_stage_title_columns_and_reasons() -> None:
     }
     assert reasons["gopher_stop_words"] == "gopher_quality" and reasons["gopher_dup_5gram"] == "gopher_repetition"
     assert reasons["c4_too_few_sentences"] == "c4_lines"
+    assert reasons["minhash_duplicate"] == "minhash"
     assert len(reasons) == sum(len(s.drop_reasons) for s in STEPS)  # no reason claimed by two stages
 
 

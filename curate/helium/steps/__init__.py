@@ -7,6 +7,7 @@ from curate.helium.steps.classifiers import FuzzyLineDedup, QualityFilter
 from curate.helium.steps.exact_dedup import ExactLineDedup
 from curate.helium.steps.heuristic_filters import C4LineFilter, GopherQualityFilter, GopherRepetitionFilter
 from curate.helium.steps.language import LanguageFilter
+from curate.helium.steps.minhash import MinhashSignature
 
 # (PerLanguageQualityFilter is the quality stage with per-language models: same stage, same reasons)
 STEPS = (
@@ -17,6 +18,7 @@ STEPS = (
     GopherQualityFilter,
     C4LineFilter,
     QualityFilter,
+    MinhashSignature,
 )
 
 
