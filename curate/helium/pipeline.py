@@ -468,6 +468,8 @@ def run_helium(
         scheduler = _Scheduler(todo, config, output_dir, done, workers, on_progress)
         failures = scheduler.run()
         step_stats = {stage: stats.to_dict() for stage, stats in scheduler.step_stats.items()}
+        for actor in scheduler.processors:  # idle now: free the CPUs they hold (the MinHash tasks need them)
+            ray.kill(actor)
         clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
     if config.minhash and not failures:  # crosses shards: runs once every part is processed
         init_ray(address, workers or os.cpu_count() or 1)
