@@ -248,3 +248,34 @@ def run(
         truth,
         lambda predicted, candidates=None, clusters=None: evaluate(docs, predicted, truth, candidates, clusters, params),
     )
+
+
+def quality_markdown(result: dict[str, Any], label: str = "curate") -> str:
+    """The evaluation tables of one `evaluate` result, as Markdown."""
+    out = [f"Documents: {result['documents']:,}; predicted duplicates ({label}): {result['predicted_duplicates']:,}\n"]
+    out.append("| exact Jaccard threshold | true duplicates | precision | recall |\n|---:|---:|---:|---:|")
+    for t, r in result["thresholds"].items():
+        out.append(f"| {t} | {r['true_duplicates']:,} | {r['precision']:.3f} | {r['recall']:.3f} |")
+    if result.get("pairs"):
+        out.append("\nCandidate pairs by exact Jaccard vs 1 - (1 - s^rows)^bands at the bin's mean:\n")
+        out.append("| Jaccard | pairs | candidates | theory |\n|---|---:|---:|---:|")
+        for p in result["pairs"]:
+            out.append(f"| {p['jaccard']} | {p['pairs']:,} | {p['candidate_share']:.3f} | {p['theory_at_mean']:.3f} |")
+    out.append("\nPlanted copies: edit fraction -> mean exact Jaccard with the source, share in the source's cluster:\n")
+    out.append("| edited words | copies | mean Jaccard | same cluster |\n|---:|---:|---:|---:|")
+    for p in result["planted"]:
+        same = f"{p['same_cluster_share']:.3f}" if "same_cluster_share" in p else "-"
+        out.append(f"| {p['edit_fraction']:.0%} | {p['copies']} | {p['mean_jaccard']:.3f} | {same} |")
+    return "\n".join(out)
+
+
+def run_evaluation(output: Path, n_texts: int = 4000, n_sources: int = 500, seed: int = 0) -> dict[str, Any]:
+    """`curate eval minhash`: corpus, truth, curate's MinHash (the stage's rules), report.json / report.md."""
+    params = MinhashParams()
+    docs, truth, score = run(n_texts, n_sources, seed, params)
+    predicted, candidates, clusters = curate_minhash([d.text for d in docs], params)
+    result = score(predicted, candidates, clusters)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    (output / "report.md").write_text("# MinHash evaluation\n\n" + quality_markdown(result) + "\n")
+    return result
