@@ -277,17 +277,9 @@ def markdown(r: dict[str, Any]) -> str:
             f"datatrove with a str.split tokenizer instead of spaCy (its fastest configuration): {v['cpu_s']:.2f} CPU-s, "
             f"{v['mb_s_per_core']:.2f} MB/s per core; curate / that: **{r['speedup_per_core_vs_split_tokenizer']:.2f}x**"
         )
-    q = r["curate"]["quality"]
-    out.append("\nCandidate pairs by exact Jaccard (curate) vs 1 - (1 - s^8)^14 at the bin's mean:\n")
-    out.append("| Jaccard | pairs | candidates | theory |\n|---|---:|---:|---:|")
-    for p in q.get("pairs", []):
-        out.append(f"| {p['jaccard']} | {p['pairs']:,} | {p['candidate_share']:.3f} | {p['theory_at_mean']:.3f} |")
-    out.append("\nPlanted copies (curate): edit fraction -> mean exact Jaccard with the source, share in the source's cluster:\n")
-    out.append("| edited words | copies | mean Jaccard | same cluster |\n|---:|---:|---:|---:|")
-    for p in q["planted"]:
-        out.append(
-            f"| {p['edit_fraction']:.0%} | {p['copies']} | {p['mean_jaccard']:.3f} | {p.get('same_cluster_share', 0):.3f} |"
-        )
+    from curate.evaluation.minhash import quality_markdown
+
+    out.append("\n" + quality_markdown(r["curate"]["quality"]))
     return "\n".join(out)
 
 

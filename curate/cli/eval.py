@@ -79,7 +79,8 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         (output / "report.md").write_text(f"# curate eval dedup: {truth}\n\n{table}\n\n{kind_table(rows)}\n")
         typer.echo(table)
 
-    from curate.evaluation import boilerplate, lid
+    from curate.evaluation import boilerplate, lid, minhash
 
     lid.register(eval_app)
     boilerplate.register(eval_app)
+    minhash.register(eval_app)

@@ -279,3 +279,27 @@ def run_evaluation(output: Path, n_texts: int = 4000, n_sources: int = 500, seed
     (output / "report.json").write_text(json.dumps(result, indent=2) + "\n")
     (output / "report.md").write_text("# MinHash evaluation\n\n" + quality_markdown(result) + "\n")
     return result
+
+
+def register(eval_app: Any) -> None:
+    """`curate eval minhash` (registered by curate.cli.eval)."""
+    import typer
+
+    def minhash(
+        output: Path = typer.Option(..., "--output", "-o", help="Folder for report.json and report.md."),
+        texts: int = typer.Option(4000, "--texts", help="Real documents taken from ../shared/data/text."),
+        sources: int = typer.Option(500, "--sources", help="Documents that get one edited copy per edit fraction (1-30 %)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the edits and of the shard order."),
+    ) -> None:
+        """MinHash document dedup against exact Jaccard on planted near-duplicate documents: precision and
+        recall of the removed documents, candidate rate per Jaccard bin next to the S-curve, planted copies
+        by edit fraction."""
+        try:
+            result = run_evaluation(output, texts, sources, seed)
+        except FileNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(quality_markdown(result))
+        typer.echo(f"report: {output / 'report.md'}")
+
+    eval_app.command("minhash")(minhash)

@@ -3,6 +3,7 @@ planted corpus of real text."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -58,3 +59,13 @@ def test_scores_on_a_small_planted_corpus(texts: list[str]) -> None:
     assert result["thresholds"]["0.7"]["precision"] > 0.8
     # nothing predicted: recall 0 where there is something to find
     assert evaluate(docs, set(), truth, params=params)["thresholds"]["0.8"]["recall"] == 0.0
+
+
+def test_run_evaluation_writes_its_reports(texts: list[str], tmp_path) -> None:
+    from curate.evaluation.minhash import run_evaluation
+
+    result = run_evaluation(tmp_path, n_texts=120, n_sources=15)
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(result))
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# MinHash evaluation") and "| 0.75 |" in report
+    assert result["planted"][0]["edit_fraction"] == 0.01 and result["planted"][0]["same_cluster_share"] == 1.0
