@@ -224,3 +224,72 @@ def test_killed_run_resumes_byte_identical(ray_local: None, tmp_path: Path) -> N
     assert not list(out.rglob(".tmp-*"))
     assert tree_digest(out) == tree_digest(reference)
     assert json.loads((out / "stats.json").read_text())["reconciled"]
+
+
+def test_multilingual_warc_near_duplicates_across_shards(ray_local: None, tmp_path: Path) -> None:
+    """Generated multilingual WARC (real OSCAR text in HTML pages), main content extracted, language
+    ID on all languages: the planted copies in other shards are found, the earliest page survives."""
+    import gzip
+    import html as html_lib
+
+    from curate.helium.warc_writer import HtmlPage, write_warc
+    from tests.conftest import shared_path
+    from tests.helium.test_warc import html
+
+    path = shared_path("text", "web_filtered", "oscar2019_unshuffled_deduplicated_hf_dummy_166langs.jsonl.gz")
+    texts: dict[str, str] = {}
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["lang"] in ("cs", "es", "it", "pl", "nl", "pt", "ro", "sv") and len(row["text"].split()) >= 200:
+                texts.setdefault(row["lang"], row["text"])
+    assert len(texts) == 8
+
+    def page(name: str, text: str) -> HtmlPage:
+        paragraphs = [html_lib.escape(p) for p in text.split("\n") if p.strip()]
+        return HtmlPage(f"https://w.example/{name}", html(name, paragraphs).encode())
+
+    def near(text: str) -> str:
+        words = text.split(" ")
+        words[len(words) // 2] = "zebra"
+        return " ".join(words)
+
+    layout = {
+        "segments/s0/warc/f0.warc.gz": [
+            ("cs", texts["cs"]),
+            ("es-near", near(texts["es"])),
+            ("it", texts["it"]),
+            ("nl", texts["nl"]),
+        ],
+        "segments/s1/warc/f0.warc.gz": [
+            ("cs-near", near(texts["cs"])),
+            ("es", texts["es"]),
+            ("pl", texts["pl"]),
+            ("pt", texts["pt"]),
+        ],
+        "segments/s2/warc/f0.warc.gz": [
+            ("cs-copy", texts["cs"]),
+            ("it-near", near(texts["it"])),
+            ("pl-near", near(texts["pl"])),
+            ("ro", texts["ro"]),
+            ("sv", texts["sv"]),
+        ],
+    }
+    for file, pages in layout.items():
+        write_warc(tmp_path / "in" / file, [page(n, t) for n, t in pages])
+    config = HeliumConfig(input_format="warc", languages=["all"], lid_threshold=0.5, minhash=True, keep_rejected=True)
+    stats = run_helium([str(tmp_path / "in")], tmp_path / "out", config, workers=2)
+    kept = {u.rsplit("/", 1)[1]: r for u, r in rows(tmp_path / "out", "documents").items()}
+    rejected = {u.rsplit("/", 1)[1]: r for u, r in rows(tmp_path / "out", "rejected").items()}
+    assert {n: r["minhash_cluster_size"] for n, r in kept.items()} == {
+        "cs": 3, "es-near": 2, "it": 2, "pl": 2, "nl": 1, "pt": 1, "ro": 1, "sv": 1
+    }  # fmt: skip
+    assert {n: r["drop_reason"] for n, r in rejected.items()} == dict.fromkeys(
+        ["cs-near", "cs-copy", "es", "it-near", "pl-near"], "minhash_duplicate"
+    )
+    assert {r["language"] for r in kept.values()} == set(texts)
+    # the truth, on the extracted text: every duplicate is near its survivor, nothing else is
+    for name, r in rejected.items():
+        survivor = kept["es-near" if name == "es" else name.split("-")[0]]
+        assert jaccard(shingle_set(r["text"], 5), shingle_set(survivor["text"], 5)) >= 0.9, name
+    assert stats["reconciled"] and stats["documents"]["dropped"] == {"minhash_duplicate": 5}
