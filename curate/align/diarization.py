@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.align.speaker_embedding import HOP, PARTIAL_FRAMES, SAMPLE_RATE, VoiceEncoder, mel_frames, normalize_volume
+from curate.align.speaker_embedding import HOP, SAMPLE_RATE, VoiceEncoder, mel_frames, normalize_volume
 
 Turn = tuple[str, float, float]  # (speaker, start s, end s)
 FRAME_S = HOP / SAMPLE_RATE  # 10 ms
@@ -196,10 +196,7 @@ def attribute_words(words: Sequence[tuple[float, float]], turns: Sequence[Turn],
     out: list[str | None] = []
     for w0, w1 in words:
         w1 = max(w1, w0)
-        cover = {
-            spk: sum(max(0.0, min(w1, e) - max(w0, s)) for s, e in segs) + (1e-9 if any(s <= w0 <= e for s, e in segs) else 0.0)
-            for spk, segs in by_speaker.items()
-        }
+        cover = {spk: round(sum(max(0.0, min(w1, e) - max(w0, s)) for s, e in segs), 6) for spk, segs in by_speaker.items()}
         cover = {spk: c for spk, c in cover.items() if c > 0}
         if cover:
             out.append(sorted(cover, key=lambda s: (-cover[s], rank[s]))[0])
@@ -254,6 +251,14 @@ def speech_regions(audio16k: np.ndarray, options: DiarizerOptions = DiarizerOpti
     return [(int(t["start"]), int(t["end"])) for t in get_speech_timestamps(dithered, vad)]
 
 
+@dataclass
+class Embedded:
+    speech: np.ndarray  # bool per 10 ms frame
+    spans: list[tuple[int, int]]  # frame spans of the embedding windows
+    embeddings: np.ndarray  # [windows, 256]
+    window: int  # full window length in frames
+
+
 class BuiltinDiarizer:
     """Silero VAD + GE2E window embeddings + clustering; load once per worker, call per file."""
 
@@ -262,13 +267,17 @@ class BuiltinDiarizer:
         self.options = options
 
     def __call__(self, audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
+        return self.label(self.embed(audio16k), num_speakers)
+
+    def embed(self, audio16k: np.ndarray) -> Embedded:
+        """The costly half: speech regions, window spans and their embeddings."""
         opt = self.options
         audio16k = np.asarray(audio16k, dtype=np.float32)
-        regions = speech_regions(audio16k, opt)
+        regions = speech_regions(audio16k, opt) if audio16k.size else []
         n_frames = 1 + audio16k.shape[-1] // HOP
-        if not regions:
-            return []
-        mel = mel_frames(normalize_volume(audio16k))
+        speech = np.full(n_frames, False)
+        for s, e in regions:
+            speech[s // HOP : min(n_frames, -(-e // HOP))] = True
         win, hop = int(round(opt.window_s / FRAME_S)), int(round(opt.hop_s / FRAME_S))
         min_win = int(round(opt.min_window_s / FRAME_S))
         spans: list[tuple[int, int]] = []  # frame spans of the windows
@@ -284,13 +293,21 @@ class BuiltinDiarizer:
             if starts[-1] + win < b:
                 starts.append(b - win)
             spans += [(t, t + win) for t in starts]
-        speech = np.full(n_frames, False)
-        for s, e in regions:
-            speech[s // HOP : min(n_frames, -(-e // HOP))] = True
+        embeddings = np.zeros((0, self.encoder.linear_b.shape[0]), dtype=np.float32)
+        if spans:
+            embeddings = self._embed(mel_frames(normalize_volume(audio16k)), spans)
+        return Embedded(speech, spans, embeddings, win)
+
+    def label(self, emb: Embedded, num_speakers: int | None = None, options: DiarizerOptions | None = None) -> list[Turn]:
+        """The cheap half: clustering and frame labels (re-run freely, e.g. to tune a threshold)."""
+        opt = options or self.options
+        speech, spans, embeddings = emb.speech, emb.spans, emb.embeddings
+        n_frames = speech.shape[0]
+        if not speech.any():
+            return []
         if not spans:
             return frame_labels_to_turns(np.where(speech, 0, -1))
-        embeddings = self._embed(mel, spans)
-        full = np.array([e - s == win for s, e in spans])
+        full = np.array([e - s == emb.window for s, e in spans])
         base = full if full.sum() >= 2 else np.ones(len(spans), dtype=bool)
         labels = np.zeros(len(spans), dtype=np.int64)
         base_labels = cluster_embeddings(
@@ -304,7 +321,8 @@ class BuiltinDiarizer:
         k = int(base_labels.max()) + 1
         centres = _normalize_rows(np.stack([embeddings[base][base_labels == j].mean(0) for j in range(k)]))
         labels[base] = base_labels
-        labels[~base] = np.argmax(embeddings[~base] @ centres.T, axis=1) if (~base).any() else []
+        if (~base).any():
+            labels[~base] = np.argmax(embeddings[~base] @ centres.T, axis=1)
         votes = np.zeros((n_frames, k))
         for (s, e), lab in zip(spans, labels.tolist(), strict=True):
             votes[s:e, lab] += np.hanning(e - s + 2)[1:-1]

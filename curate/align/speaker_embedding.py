@@ -201,7 +201,7 @@ class VoiceEncoder:
 
     @classmethod
     def bundled(cls) -> VoiceEncoder:
-        from curate.models import bundled_model_path
+        from curate.core.models import bundled_model_path
 
         return cls.from_file(bundled_model_path(MODEL_NAME))
 
