@@ -4,7 +4,8 @@ Each source recording (real speech of one person from ../shared/data/speech) is 
 chunks at pauses; its speech activity comes from an energy rule on the clean recording (frames of
 10 ms above 30 % of the way, in dB, from the noise floor to the loud frames, and within 35 dB of
 the loud frames; gaps under 0.2 s closed), so the
-reference turns do not depend on the VAD under test. A conversation alternates turns of two
+reference turns do not depend on the VAD under test. Single-speaker files (one per speaker of a split) check that a lone speaker stays one stream.
+A conversation alternates turns of two
 speakers (1-3 chunks each, pauses inside turns), with:
   - half of the turns start 0.3-1.8 s before the previous one ends (overlap), the others after a
     0.15-1.0 s pause;
@@ -206,10 +207,41 @@ def build_conversation(
     )
 
 
+def build_monologue(
+    conv_id: str, speaker: str, chunks: list[Chunk], seed: int, duration: float = 60.0, telephone: bool = False
+) -> Conversation:
+    """One speaker alone (pauses of 0.2-1.2 s between chunks): the diarizer must keep it one stream."""
+    rng = np.random.default_rng(seed)
+    placed, t = [], 0.5
+    while t < duration:
+        c = chunks[int(rng.integers(len(chunks)))]
+        placed.append((t, c))
+        t += len(c.audio) / SR + rng.uniform(0.2, 1.2)
+    mix = np.zeros(int((t + 0.5) * SR), dtype=np.float32)
+    turns: list[Turn] = []
+    words: list[tuple[str, float, float, str]] = []
+    for t0, c in placed:
+        i = int(round(t0 * SR))
+        mix[i : i + len(c.audio)] += c.audio / (np.sqrt(np.mean(c.audio**2)) + 1e-9) * 10 ** (-23 / 20)
+        t0 = i / SR
+        turns += [(speaker, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
+        words += [(w, round(t0 + s, 3), round(t0 + e, 3), speaker) for w, s, e in c.words]
+    if telephone:
+        mix = _telephone(mix, rng)
+    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
+    return Conversation(conv_id, mix, turns, words, telephone, (speaker, speaker))
+
+
 def build_set(
-    shared: Path, split: str, per_pair: int = 3, duration: float = 120.0, words_of: dict[str, list] | None = None
+    shared: Path,
+    split: str,
+    per_pair: int = 3,
+    duration: float = 120.0,
+    words_of: dict[str, list] | None = None,
+    monologues: bool = True,
 ) -> list[Conversation]:
-    """The conversations of `split` (dev | test): `per_pair` per speaker pair, every third telephone."""
+    """The conversations of `split` (dev | test): `per_pair` per speaker pair, every third telephone,
+    then one 1-minute single-speaker file per speaker of the split."""
     pairs = DEV_PAIRS if split == "dev" else TEST_PAIRS
     names = sorted({n for p in pairs for n in p})
     chunks = {n: load_speaker(shared, SPEAKERS[n], words_of) for n in names}
@@ -220,6 +252,10 @@ def build_set(
             seed = (1000 if split == "dev" else 2000) + 10 * pairs.index(pair) + j
             out.append(build_conversation(f"{split}-{pair[0]}-{pair[1]}-{j}", pair, chunks, seed, duration, telephone=k % 3 == 2))
             k += 1
+    if monologues:  # one single-speaker file per speaker, every other one over the telephone
+        for j, name in enumerate(names):
+            seed = (3000 if split == "dev" else 4000) + j
+            out.append(build_monologue(f"{split}-solo-{name}", name, chunks[name], seed, telephone=j % 2 == 1))
     return out
 
 

@@ -3,8 +3,9 @@
 Data (all real speech):
   - real references in ../shared/data/speech: pyannote_sample (telephone, RTTM + STM), the
     pyannote AMI debug excerpts (RTTM + UEM), the lhotse AMI excerpt (supervisions);
-  - two-speaker conversations built from real single-speaker recordings (`conversations.py`):
-    the `dev` pairs tune the clustering threshold, the `test` pairs are reported.
+  - two-speaker conversations built from real single-speaker recordings (`conversations.py`),
+    and single-speaker files of the same speakers ("solo"): the `dev` pairs tune the VAD and
+    clustering thresholds, the `test` pairs are reported.
 Systems, side by side on the same files:
   - none: one stream, i.e. one speaker over the Silero speech regions;
   - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated);
@@ -31,8 +32,8 @@ from curate.align.diarization import BuiltinDiarizer, DiarizerOptions, Turn, att
 
 SR = 16000
 COLLAR = 0.5  # pyannote's collar is the total width: +-0.25 s around each reference boundary
-THRESHOLDS = (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
-VAD_THRESHOLDS = (0.5, 0.35, 0.25)
+THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
+VAD_THRESHOLDS = (0.35, 0.25)
 
 
 @dataclass
@@ -145,7 +146,10 @@ def source_words(shared: Path, cache: Path) -> dict[str, list]:
 def built_items(shared: Path, split: str, per_pair: int, words: dict[str, list] | None) -> list[EvalItem]:
     from curate.evaluation.conversations import build_set
 
-    return [EvalItem(c.id, "built", c.audio, c.turns, None, c.words) for c in build_set(shared, split, per_pair, words_of=words)]
+    return [
+        EvalItem(c.id, "solo" if c.pair[0] == c.pair[1] else "built", c.audio, c.turns, None, c.words)
+        for c in build_set(shared, split, per_pair, words_of=words)
+    ]
 
 
 def none_turns(diarizer: BuiltinDiarizer, emb: Any) -> list[Turn]:
@@ -261,7 +265,7 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
                 truth = attribute_words([(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0)
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
     systems = ("none", "builtin", "builtin_count_given", "oracle")
-    scores = {g: {s: Scores() for s in systems} for g in ("built", "real")}
+    scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "real")}
     for item in items:
         cpu0 = time.process_time()
         emb = diarizer.embed(item.audio)
@@ -290,10 +294,13 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
         s: round(100 * sample[s]["words_ok"] / sample[s]["words"], 2) if sample[s]["words"] else None for s in systems
     }
     built = [i for i in items if i.group == "built"]
+    solo = [i for i in items if i.group == "solo"]
     report["built_corpus"] = {
         "conversations": len(built),
         "minutes": round(sum(len(i.audio) for i in built) / SR / 60, 1),
         "overlap_share_mean": round(float(np.mean([overlap_share(i.reference) for i in built])), 4),
+        "single_speaker_files": len(solo),
+        "single_speaker_minutes": round(sum(len(i.audio) for i in solo) / SR / 60, 1),
     }
     (output / "diarization_eval.json").write_text(json.dumps(report, indent=1, default=str))
     (output / "diarization_eval.md").write_text(markdown(report))
