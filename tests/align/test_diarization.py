@@ -230,8 +230,9 @@ def test_align_splits_a_mono_conversation_with_the_builtin_diarizer(sample16k: n
 
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"path": str(SAMPLE / "sample.wav"), "speakers": 2}) + "\n")
+    # workers=2 as in the other align tests: Ray starts once per pytest process, with the first count
     stats = run_align(
-        [str(manifest)], tmp_path / "out", AlignConfig(asr_model=str(model), language="en", refine="off"), workers=1
+        [str(manifest)], tmp_path / "out", AlignConfig(asr_model=str(model), language="en", refine="off"), workers=2
     )
     assert stats["reconciled"] and stats["files"]["kept"] == 1
     rec = json.loads((tmp_path / "out" / "alignments" / "sample.json").read_text())
