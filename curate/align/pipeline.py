@@ -141,12 +141,15 @@ def diarization_method(item: Item, config: AlignConfig) -> tuple[str, str | None
     return parse_method(spec)
 
 
-def diarize(item: Item, mono16k: np.ndarray, config: AlignConfig) -> tuple[str, list[tuple[str, float, float]]]:
+def diarize(item: Item, mono: np.ndarray, sr: int, config: AlignConfig) -> tuple[str, list[tuple[str, float, float]]]:
     """(method, speaker turns) of a mono item: its RTTM, the built-in diarizer, a local pyannote
     pipeline, or none."""
     from curate.align.diarization import diarize_audio
 
     method, pyannote_dir = diarization_method(item, config)
+    if method == "none":
+        return method, []
+    mono16k = resample(mono, sr, ASR_SAMPLE_RATE) if method in ("builtin", "pyannote") else np.zeros(0, dtype=np.float32)
     num = config.num_speakers or (item.speakers if item.speakers and item.speakers >= 2 else None)
     turns = diarize_audio(
         method, mono16k, rttm=item.rttm, file_id=Path(item.path).stem, pyannote_dir=pyannote_dir, num_speakers=num
@@ -171,7 +174,7 @@ def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
         if channels > 2:  # e.g. 5.1: no speaker mapping is defined, so downmix and say so
             issues.append(Issue(item.path, "downmixed", f"{channels} channels downmixed to mono", severity="warning").to_dict())
         mono = downmix(audio)
-        method, turns = diarize(item, resample(mono, sr, ASR_SAMPLE_RATE), config)
+        method, turns = diarize(item, mono, sr, config)
         main = choose_main_speaker(turns, config.main_speaker, config.seed, item.id)
         speakers = sorted({t[0] for t in turns})
         if method != "none":
