@@ -14,7 +14,7 @@ $(VENV)/.stamp-core: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-all: pyproject.toml $(VENV)/.stamp-core
-	$(PIP) install --quiet -e ".[dev,audio]"
+	$(PIP) install --quiet -e ".[dev,audio,eval]"
 	touch $@
 
 # torch lives in its own environment (heavy; the text pipeline stays light): the WhisperX backend,

@@ -37,7 +37,6 @@ from curate.align.items import (
     expand_items,
     merge_segments,
     overlap,
-    read_rttm,
 )
 from curate.align.records import ASR_SAMPLE_RATE, SPEAKER_MAIN, SPEAKER_OTHER, AlignmentRecord, Word
 from curate.align.refine import refine_words, repair_times
@@ -66,7 +65,12 @@ class AlignConfig:
     main_channel: int = 0
     main_speaker: str = "most"  # most | random (diarized mono)
     seed: int = 0
-    diarization_model: str | None = None  # local pyannote pipeline dir (mono files)
+    diarization_model: str | None = None  # local pyannote pipeline dir (mono files); = diarization "pyannote:DIR"
+    # mono files: auto (the item's RTTM if any, else the built-in diarizer when two streams are asked
+    # for by `streams: 2` or a manifest `speakers` >= 2, else one stream) | none | rttm | builtin | pyannote:DIR
+    diarization: str = "auto"
+    streams: int | None = None  # 2: split every mono file into (main speaker, others); 1: never
+    num_speakers: int | None = None  # given speaker count for the built-in / pyannote diarizer
     refine: str = "sphinx"  # sphinx | off
     vad_min_duration: float = 10.0  # files longer than this are transcribed with VAD chunking
     asr_workers: int | None = None  # ASR actors; default: max(1, workers // cpu_threads)
@@ -81,6 +85,14 @@ class AlignConfig:
             raise ValueError("--main-speaker must be 'most' or 'random'")
         if self.refine not in ("sphinx", "off"):
             raise ValueError("--refine must be 'sphinx' or 'off'")
+        if self.diarization != "auto":
+            from curate.align.diarization import parse_method
+
+            parse_method(self.diarization)
+        if self.streams not in (None, 1, 2):
+            raise ValueError("--streams must be 1 or 2")
+        if self.num_speakers is not None and self.num_speakers < 1:
+            raise ValueError("--num-speakers must be >= 1")
         if self.backend == "whisperx" and not self.align_model:
             raise ValueError("the whisperx backend needs --align-model DIR (a local wav2vec2 CTC model)")
 
@@ -112,21 +124,37 @@ def _vad_has_speech(audio16k: np.ndarray) -> bool:
     return bool(get_speech_timestamps(dither(audio16k), VadOptions()))
 
 
-def diarize(item: Item, mono16k: np.ndarray, config: AlignConfig) -> list[tuple[str, float, float]]:
-    """Speaker turns from the item's RTTM, else from a local pyannote pipeline, else none."""
-    if item.rttm:
-        return read_rttm(item.rttm, Path(item.path).stem)
-    if config.diarization_model:
-        try:
-            import torch
-            from pyannote.audio import Pipeline
-        except ImportError as exc:
-            raise ImportError("--diarization-model needs pyannote.audio: pip install 'curate[whisperx]'") from exc
-        pipeline = Pipeline.from_pretrained(config.diarization_model)
-        result = pipeline({"waveform": torch.from_numpy(mono16k[None, :]), "sample_rate": ASR_SAMPLE_RATE})
-        annotation = getattr(result, "speaker_diarization", result)
-        return sorted((str(spk), float(t.start), float(t.end)) for t, _, spk in annotation.itertracks(yield_label=True))
-    return []
+def diarization_method(item: Item, config: AlignConfig) -> tuple[str, str | None]:
+    """Which diarization a mono item gets: (none | rttm | builtin | pyannote, pyannote dir)."""
+    from curate.align.diarization import parse_method
+
+    if config.streams == 1:
+        return "none", None
+    spec = config.diarization
+    if spec == "auto":
+        if item.rttm:
+            return "rttm", None
+        if config.diarization_model:
+            return "pyannote", config.diarization_model
+        wants_two = config.streams == 2 or (item.speakers is not None and item.speakers >= 2)
+        return ("builtin", None) if wants_two else ("none", None)
+    return parse_method(spec)
+
+
+def diarize(item: Item, mono: np.ndarray, sr: int, config: AlignConfig) -> tuple[str, list[tuple[str, float, float]]]:
+    """(method, speaker turns) of a mono item: its RTTM, the built-in diarizer, a local pyannote
+    pipeline, or none."""
+    from curate.align.diarization import diarize_audio
+
+    method, pyannote_dir = diarization_method(item, config)
+    if method == "none":
+        return method, []
+    mono16k = resample(mono, sr, ASR_SAMPLE_RATE) if method in ("builtin", "pyannote") else np.zeros(0, dtype=np.float32)
+    num = config.num_speakers or (item.speakers if item.speakers and item.speakers >= 2 else None)
+    turns = diarize_audio(
+        method, mono16k, rttm=item.rttm, file_id=Path(item.path).stem, pyannote_dir=pyannote_dir, num_speakers=num
+    )
+    return method, turns
 
 
 def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
@@ -146,15 +174,26 @@ def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
         if channels > 2:  # e.g. 5.1: no speaker mapping is defined, so downmix and say so
             issues.append(Issue(item.path, "downmixed", f"{channels} channels downmixed to mono", severity="warning").to_dict())
         mono = downmix(audio)
-        turns = diarize(item, resample(mono, sr, ASR_SAMPLE_RATE), config) if (item.rttm or config.diarization_model) else []
+        method, turns = diarize(item, mono, sr, config)
         main = choose_main_speaker(turns, config.main_speaker, config.seed, item.id)
-        if main is not None:
+        speakers = sorted({t[0] for t in turns})
+        if method != "none":
+            from curate.align.diarization import overlap_share
+
+            meta.update(diarization=method, overlap_share=overlap_share(turns))
+        if main is not None and len(speakers) >= 2:
             segs = merge_segments([(s, e) for spk, s, e in turns if spk == main])
             meta.update(
-                stream_mode=MODE_DIARIZED, main_speaker_label=main, main_segments=segs, speakers=sorted({t[0] for t in turns})
+                stream_mode=MODE_DIARIZED,
+                main_speaker_label=main,
+                main_segments=segs,
+                speakers=speakers,
+                diarization_turns=[[spk, round(s, 3), round(e, 3)] for spk, s, e in turns],
             )
             streams = layout_streams(mono, sr, MODE_DIARIZED, main_segments=segs)
-        else:
+        else:  # no diarization, or one speaker found: one stream
+            if method != "none":
+                meta.update(speakers=speakers)
             meta.update(stream_mode=MODE_MONO)
             streams = layout_streams(mono, sr, MODE_MONO)
     if duration < config.rules.min_duration:
@@ -203,13 +242,28 @@ def make_backend(config: AlignConfig):  # noqa: ANN201
     )
 
 
-def assign_speakers(words: list[Word], stream_mode: str, stream_index: int, main_segments: list[list[float]]) -> list[Word]:
-    """Speaker label rule: stereo -> by stream; mono -> all main; diarized -> main iff the word
-    overlaps the main speaker's segments for at least half its duration."""
+def assign_speakers(
+    words: list[Word],
+    stream_mode: str,
+    stream_index: int,
+    main_segments: list[list[float]],
+    turns: list[list[Any]] | None = None,
+    main_label: str | None = None,
+) -> list[Word]:
+    """Speaker label rule: stereo -> by stream; mono -> all main; diarized with turns -> main iff the
+    speaker who covers most of the word (`attribute_words`) is the main speaker; diarized without
+    turns -> main iff the word overlaps the main speaker's segments for at least half its duration."""
+    said: list[str | None] = []
+    if stream_mode == MODE_DIARIZED and turns and main_label is not None:
+        from curate.align.diarization import attribute_words
+
+        said = attribute_words([(w.start, w.end) for w in words], [(str(t[0]), float(t[1]), float(t[2])) for t in turns])
     out = []
-    for w in words:
+    for k, w in enumerate(words):
         if stream_mode == MODE_STEREO:
             spk = MAIN if stream_index == 0 else OTHER
+        elif said:
+            spk = MAIN if said[k] in (None, main_label) else OTHER
         elif stream_mode == MODE_DIARIZED:
             spk = MAIN if overlap(w.start, w.end, main_segments) >= 0.5 * max(w.end - w.start, 1e-3) else OTHER
         else:
@@ -247,7 +301,16 @@ def align_item(item: Item, prepared: dict[str, Any], backend: Any, config: Align
         nsp.append(tr.no_speech_prob)
         if sw:
             speech += max(w.end for w in sw) - min(w.start for w in sw)
-        words.extend(assign_speakers(sw, meta["stream_mode"], k, meta.get("main_segments", [])))
+        words.extend(
+            assign_speakers(
+                sw,
+                meta["stream_mode"],
+                k,
+                meta.get("main_segments", []),
+                meta.get("diarization_turns"),
+                meta.get("main_speaker_label"),
+            )
+        )
     words.sort(key=lambda w: (w.start, w.end, w.speaker))
     probs = [w.probability for w in words if w.probability is not None]
     mean_p = float(np.mean(probs)) if probs else None

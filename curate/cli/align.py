@@ -40,8 +40,17 @@ def align(
     ),
     seed: int | None = typer.Option(None, help="Seed for --main-speaker random."),
     diarization_model: str | None = typer.Option(
-        None, help="Local pyannote pipeline dir to diarize mono files (or give rttm per file)."
+        None, help="Local pyannote pipeline dir to diarize mono files (same as --diarization pyannote:DIR)."
     ),
+    diarization: str | None = typer.Option(
+        None,
+        help="Mono files: auto (the item's rttm, else builtin when two streams are asked for) | none | rttm | builtin "
+        "| pyannote:DIR (default auto).",
+    ),
+    streams: int | None = typer.Option(
+        None, help="2: split mono files into main speaker / others (built-in diarizer unless an rttm is given); 1: never split."
+    ),
+    num_speakers: int | None = typer.Option(None, help="Speaker count for the diarizer (default: estimated)."),
     refine: str | None = typer.Option(
         None, help="Word-timing refinement: sphinx (pocketsphinx forced alignment, English) or off."
     ),
@@ -67,6 +76,9 @@ def align(
         main_speaker=main_speaker,
         seed=seed,
         diarization_model=diarization_model,
+        diarization=diarization,
+        streams=streams,
+        num_speakers=num_speakers,
         refine=refine,
         asr_workers=asr_workers,
     )

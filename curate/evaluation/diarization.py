@@ -1,0 +1,331 @@
+"""`curate eval diarization`: the built-in diarizer against no diarization and the oracle, measured.
+
+Data (all real speech):
+  - real references in ../shared/data/speech: pyannote_sample (telephone, RTTM + STM), the
+    pyannote AMI debug excerpts (RTTM + UEM), the lhotse AMI excerpt (supervisions);
+  - two-speaker conversations built from real single-speaker recordings (`conversations.py`),
+    and single-speaker files of the same speakers ("solo"): the `dev` pairs tune the VAD and
+    clustering thresholds, the `test` pairs are reported.
+Systems, side by side on the same files:
+  - none: one stream, i.e. one speaker over the Silero speech regions;
+  - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated);
+  - builtin_count_given: the same with the true speaker count (`--num-speakers`);
+  - oracle: the reference turns themselves (DER 0 by definition; its word attribution is the
+    ceiling of the word rule, since words in overlapped speech have two candidates).
+Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
+and without, with missed / false alarm / confusion shares; JER (+-0.25 s); word attribution (share
+of words whose speaker is right, after the optimal hypothesis -> reference speaker mapping);
+CPU seconds of the built-in diarizer per audio second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.align.diarization import BuiltinDiarizer, DiarizerOptions, Turn, attribute_words, overlap_share, read_rttm_turns
+
+SR = 16000
+COLLAR = 0.5  # pyannote's collar is the total width: +-0.25 s around each reference boundary
+THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
+VAD_THRESHOLDS = (0.35, 0.25)
+
+
+@dataclass
+class EvalItem:
+    id: str
+    group: str  # "built" | "real"
+    audio: np.ndarray
+    reference: list[Turn]
+    uem: tuple[float, float] | None = None
+    words: list[tuple[str, float, float, str]] = field(default_factory=list)  # (text, start, end, true speaker)
+    word_reference: list[Turn] | None = None  # turns that name the word speakers (STM), if not `reference`
+
+
+def _annotation(turns: list[Turn]) -> Any:
+    from pyannote.core import Annotation, Segment
+
+    ann = Annotation()
+    for k, (spk, s, e) in enumerate(turns):
+        if e > s:
+            ann[Segment(float(s), float(e)), k] = spk
+    return ann
+
+
+def _timeline(item: EvalItem) -> Any:
+    from pyannote.core import Segment, Timeline
+
+    start, end = item.uem or (0.0, len(item.audio) / SR)
+    return Timeline([Segment(start, end)])
+
+
+def _load16k(path: Path, channel: int | None = None) -> np.ndarray:
+    from curate.align.audio import decode_audio, downmix, resample
+
+    audio, sr = decode_audio(str(path))
+    mono = audio[channel] if channel is not None else downmix(audio)
+    return np.ascontiguousarray(resample(mono, sr, SR), dtype=np.float32)
+
+
+def real_items(shared: Path) -> list[EvalItem]:
+    base = shared / "data" / "speech"
+    items = []
+    sample = base / "pyannote_sample"
+    stm = []
+    for line in (sample / "sample.stm").read_text().splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) >= 5:
+            stm.append((parts[2], float(parts[3]), float(parts[4])))
+    items.append(
+        EvalItem(
+            "pyannote_sample", "real", _load16k(sample / "sample.wav"), read_rttm_turns(str(sample / "sample.rttm"), "sample")
+        )
+    )
+    items[-1].word_reference = stm
+    ami = base / "pyannote_ami_debug"
+    for fid, part in (("dev00", "development"), ("tst00", "test")):
+        uem = None
+        for line in (ami / f"debug.{part}.uem").read_text().splitlines():
+            p = line.split()
+            if p and p[0] == fid:
+                uem = (float(p[2]), float(p[3]))
+        items.append(
+            EvalItem(
+                f"ami_debug_{fid}",
+                "real",
+                _load16k(ami / f"{fid}.wav"),
+                read_rttm_turns(str(ami / f"debug.{part}.rttm"), fid),
+                uem,
+            )
+        )
+    cuts = json.loads((base / "lhotse" / "ami_cuts.json").read_text())
+    for cut in cuts:
+        ref = [(s["speaker"], s["start"], s["start"] + s["duration"]) for s in cut["supervisions"]]
+        path = base / "lhotse" / f"ami_{Path(cut['recording']['sources'][0]['source']).name}"
+        items.append(EvalItem("lhotse_ami", "real", _load16k(path), sorted(ref, key=lambda t: t[1])))
+    return items
+
+
+def _whisper() -> Any:
+    from faster_whisper import WhisperModel
+
+    from curate.core.models import bundled_model_path
+
+    return WhisperModel(str(bundled_model_path("whisper-base-ct2").parent), device="cpu", compute_type="int8", cpu_threads=1)
+
+
+def asr_words(model: Any, audio16k: np.ndarray) -> list[tuple[str, float, float]]:
+    segments, _ = model.transcribe(audio16k, language="en", word_timestamps=True, beam_size=5, vad_filter=False)
+    return [
+        (w.word.strip(), round(w.start, 3), round(w.end, 3)) for seg in segments for w in (seg.words or []) if w.end > w.start
+    ]
+
+
+def source_words(shared: Path, cache: Path) -> dict[str, list]:
+    """ASR words of every source recording (cached): they are the words of the built conversations."""
+    from curate.evaluation.conversations import SPEAKERS, SPEECH
+
+    if cache.exists():
+        return {k: [tuple(w) for w in v] for k, v in json.loads(cache.read_text()).items()}
+    model = _whisper()
+    out = {}
+    for spk in SPEAKERS.values():
+        for spec in spk.files:
+            rel, _, ch = spec.partition("#")
+            out[spec] = asr_words(model, _load16k(shared / SPEECH / rel, int(ch) if ch else None))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def built_items(shared: Path, split: str, per_pair: int, words: dict[str, list] | None) -> list[EvalItem]:
+    from curate.evaluation.conversations import build_set
+
+    return [
+        EvalItem(c.id, "solo" if c.pair[0] == c.pair[1] else "built", c.audio, c.turns, None, c.words)
+        for c in build_set(shared, split, per_pair, words_of=words)
+    ]
+
+
+def none_turns(diarizer: BuiltinDiarizer, emb: Any) -> list[Turn]:
+    from curate.align.diarization import frame_labels_to_turns
+
+    return frame_labels_to_turns(np.where(emb.speech, 0, -1), names=["ONE"])
+
+
+class Scores:
+    """Accumulates pyannote.metrics over files plus word attribution counts, for one system."""
+
+    def __init__(self) -> None:
+        from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+        self.der = DiarizationErrorRate(collar=COLLAR, skip_overlap=False)
+        self.der0 = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+        self.jer = JaccardErrorRate(collar=COLLAR, skip_overlap=False)
+        self.words_ok = 0
+        self.words_n = 0
+        self.cpu = 0.0
+        self.seconds = 0.0
+        self.speakers_ok = 0
+        self.files = 0
+
+    def add(self, item: EvalItem, hyp: list[Turn]) -> dict[str, float]:
+        ref, h, uem = _annotation(item.reference), _annotation(hyp), _timeline(item)
+        der = self.der(ref, h, uem=uem)
+        self.der0(ref, h, uem=uem)
+        self.jer(ref, h, uem=uem)
+        self.files += 1
+        self.speakers_ok += int(len({t[0] for t in hyp}) == len({t[0] for t in item.reference}))
+        ok, n = self.attribution(item, hyp)
+        self.words_ok += ok
+        self.words_n += n
+        return {"der": round(der, 4), "words_ok": ok, "words": n, "speakers": len({t[0] for t in hyp})}
+
+    @staticmethod
+    def attribution(item: EvalItem, hyp: list[Turn]) -> tuple[int, int]:
+        if not item.words:
+            return 0, 0
+        from pyannote.metrics.diarization import DiarizationErrorRate
+
+        word_ref = item.word_reference or item.reference
+        mapping = DiarizationErrorRate().optimal_mapping(_annotation(word_ref), _annotation(hyp)) if hyp else {}
+        said = attribute_words([(s, e) for _, s, e, _ in item.words], hyp)
+        ok = sum(1 for w, spk in zip(item.words, said, strict=True) if spk is not None and mapping.get(spk) == w[3])
+        return ok, len(item.words)
+
+    def summary(self) -> dict[str, Any]:
+        def comp(metric: Any, name: str) -> float:
+            total = metric["total"]
+            return round(100 * metric[name] / total, 2) if total else 0.0
+
+        return {
+            "files": self.files,
+            "der_collar": round(100 * abs(self.der), 2),
+            "der_no_collar": round(100 * abs(self.der0), 2),
+            "missed": comp(self.der, "missed detection"),
+            "false_alarm": comp(self.der, "false alarm"),
+            "confusion": comp(self.der, "confusion"),
+            "jer": round(100 * abs(self.jer), 2),
+            "word_attribution": round(100 * self.words_ok / self.words_n, 2) if self.words_n else None,
+            "words": self.words_n,
+            "speaker_count_right": f"{self.speakers_ok}/{self.files}",
+            "cpu_s_per_audio_s": round(self.cpu / self.seconds, 4) if self.seconds else None,
+        }
+
+
+def tune_options(diarizer: BuiltinDiarizer, dev: list[EvalItem]) -> tuple[DiarizerOptions, dict[str, float]]:
+    """The (VAD threshold, merge threshold) with the lowest DER (collar) over the dev conversations."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    results: dict[str, float] = {}
+    best: tuple[float, DiarizerOptions] | None = None
+    base = diarizer.options
+    for vad in VAD_THRESHOLDS:
+        diarizer.options = replace(base, vad_threshold=vad)
+        embedded = [diarizer.embed(item.audio) for item in dev]
+        for thr in THRESHOLDS:
+            metric = DiarizationErrorRate(collar=COLLAR, skip_overlap=False)
+            opts = replace(base, vad_threshold=vad, merge_threshold=thr)
+            for item, emb in zip(dev, embedded, strict=True):
+                metric(_annotation(item.reference), _annotation(diarizer.label(emb, None, opts)), uem=_timeline(item))
+            der = round(100 * abs(metric), 2)
+            results[f"vad={vad} merge={thr}"] = der
+            if best is None or der < best[0]:
+                best = (der, opts)
+    diarizer.options = base
+    assert best is not None
+    return best[1], results
+
+
+def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, words: bool = True) -> dict[str, Any]:
+    output.mkdir(parents=True, exist_ok=True)
+    diarizer = BuiltinDiarizer()
+    src_words = source_words(shared, output / "source_words.json") if words else None
+    report: dict[str, Any] = {"options": {}, "tuning": {}, "groups": {}, "files": []}
+    if tune:
+        dev = built_items(shared, "dev", 2, None)
+        best, grid = tune_options(diarizer, dev)
+        report["tuning"] = {"dev_conversations": len(dev), "dev_minutes": round(sum(len(i.audio) for i in dev) / SR / 60, 1)}
+        report["tuning"].update(
+            {"der_by_setting": grid, "chosen": {"vad_threshold": best.vad_threshold, "merge_threshold": best.merge_threshold}}
+        )
+        diarizer.options = best
+    report["options"] = diarizer.options.__dict__
+    items = built_items(shared, "test", per_pair, src_words) + real_items(shared)
+    if words:
+        model = _whisper()
+        for item in items:
+            if item.id == "pyannote_sample":
+                said = asr_words(model, item.audio)
+                truth = attribute_words([(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0)
+                item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
+    systems = ("none", "builtin", "builtin_count_given", "oracle")
+    scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "real")}
+    for item in items:
+        cpu0 = time.process_time()
+        emb = diarizer.embed(item.audio)
+        hyp = diarizer.label(emb)
+        cpu = time.process_time() - cpu0
+        seconds = len(item.audio) / SR
+        row: dict[str, Any] = {"id": item.id, "group": item.group, "seconds": round(seconds, 1)}
+        row["overlap_share_reference"] = overlap_share(item.reference)
+        given = diarizer.label(emb, len({t[0] for t in item.reference}))
+        for system, turns in (
+            ("none", none_turns(diarizer, emb)),
+            ("builtin", hyp),
+            ("builtin_count_given", given),
+            ("oracle", item.reference),
+        ):
+            sc = scores[item.group][system]
+            row[system] = sc.add(item, turns)
+        scores[item.group]["builtin"].cpu += cpu
+        scores[item.group]["builtin"].seconds += seconds
+        row["cpu_s_per_audio_s"] = round(cpu / seconds, 4)
+        report["files"].append(row)
+    for group, by_system in scores.items():
+        report["groups"][group] = {system: sc.summary() for system, sc in by_system.items()}
+    sample = next(r for r in report["files"] if r["id"] == "pyannote_sample")
+    report["pyannote_sample_word_attribution"] = {
+        s: round(100 * sample[s]["words_ok"] / sample[s]["words"], 2) if sample[s]["words"] else None for s in systems
+    }
+    built = [i for i in items if i.group == "built"]
+    solo = [i for i in items if i.group == "solo"]
+    report["built_corpus"] = {
+        "conversations": len(built),
+        "minutes": round(sum(len(i.audio) for i in built) / SR / 60, 1),
+        "overlap_share_mean": round(float(np.mean([overlap_share(i.reference) for i in built])), 4),
+        "single_speaker_files": len(solo),
+        "single_speaker_minutes": round(sum(len(i.audio) for i in solo) / SR / 60, 1),
+    }
+    (output / "diarization_eval.json").write_text(json.dumps(report, indent=1, default=str))
+    (output / "diarization_eval.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| data | system | DER ±0.25 s | DER no collar | missed | false alarm | confusion | JER | word attribution | right speaker count | CPU-s / audio s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for group, by_system in report["groups"].items():
+        for system, s in by_system.items():
+            wa = "—" if s["word_attribution"] is None else f"{s['word_attribution']:.1f} % ({s['words']})"
+            cpu = "—" if s["cpu_s_per_audio_s"] is None else f"{s['cpu_s_per_audio_s']:.4f}"
+            lines.append(
+                f"| {group} ({s['files']} files) | {system} | {s['der_collar']:.1f} % | {s['der_no_collar']:.1f} % | "
+                f"{s['missed']:.1f} % | {s['false_alarm']:.1f} % | {s['confusion']:.1f} % | {s['jer']:.1f} % | {wa} | "
+                f"{s['speaker_count_right']} | {cpu} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    rep = evaluate(Path(sys.argv[1]), Path(sys.argv[2]))
+    print(markdown(rep))

@@ -1,0 +1,55 @@
+"""The built conversations of `curate eval diarization`: truth consistent with the audio, deterministic,
+overlap in the range the issue asks for, single-speaker files one speaker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("soxr")
+
+from curate.align.diarization import overlap_share  # noqa: E402
+from curate.evaluation.conversations import SPEAKERS, activity, build_conversation, build_monologue, load_speaker  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+pytestmark = pytest.mark.skipif(not (SHARED / "data" / "speech").exists(), reason="shared speech data missing")
+
+
+@pytest.fixture(scope="module")
+def chunks() -> dict:
+    return {n: load_speaker(SHARED, SPEAKERS[n]) for n in ("michael", "libri2412")}
+
+
+def test_conversation_truth_matches_the_audio(chunks: dict) -> None:
+    a = build_conversation("c", ("michael", "libri2412"), chunks, seed=7, duration=60.0)
+    b = build_conversation("c", ("michael", "libri2412"), chunks, seed=7, duration=60.0)
+    assert np.array_equal(a.audio, b.audio) and a.turns == b.turns  # deterministic
+    assert {t[0] for t in a.turns} == {"michael", "libri2412"}
+    n = len(a.audio)
+    assert all(0 <= s < e <= n / 16000 for _, s, e in a.turns)
+    # every reference turn carries signal, and what the truth calls non-speech is quieter (measured
+    # -13 dB: room noise, breaths and the coughs/noises MFA leaves out of its word tier)
+    speech = np.zeros(n, dtype=bool)
+    for _, s, e in a.turns:
+        assert np.sqrt(np.mean(a.audio[int(s * 16000) : int(e * 16000)] ** 2)) > 1e-3
+        speech[int(s * 16000) : int(e * 16000)] = True
+    assert np.sqrt(np.mean(a.audio[~speech] ** 2)) < 0.3 * np.sqrt(np.mean(a.audio[speech] ** 2))
+    assert 0.03 <= overlap_share(a.turns) <= 0.25
+
+
+def test_monologue_is_one_speaker_and_telephone_is_band_limited(chunks: dict) -> None:
+    m = build_monologue("m", "michael", chunks["michael"], seed=1, duration=20.0, telephone=True)
+    assert {t[0] for t in m.turns} == {"michael"} and overlap_share(m.turns) == 0.0
+    spec = np.abs(np.fft.rfft(m.audio)) ** 2
+    f = np.fft.rfftfreq(len(m.audio), 1 / 16000)
+    assert spec[f > 4200].sum() < 1e-3 * spec.sum()  # 8 kHz telephone channel: nothing above 4 kHz
+
+
+def test_energy_activity_rule() -> None:
+    x = np.zeros(16000 * 3, dtype=np.float32)
+    x[16000:24000] = 0.3 * np.sin(np.arange(8000) * 0.2)  # 1.0-1.5 s
+    x[40000:44000] = 0.3 * np.sin(np.arange(4000) * 0.2)  # 2.5-2.75 s
+    segs = activity(x + 1e-4 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32))
+    assert [(round(s, 1), round(e, 1)) for s, e in segs] == [(1.0, 1.5), (2.5, 2.8)]
