@@ -179,7 +179,10 @@ def stereo_streams(record: Mapping[str, Any], sample_rate: int = OUTPUT_SAMPLE_R
     `main_segments` from the record. The length is exactly round(duration * sample_rate) where
     the record gives `duration`, so durations stay consistent across stages.
     """
-    audio, sr = decode_audio(record["source"])
+    from curate.core.storage import local_copy
+
+    with local_copy(record["source"]) as local:  # the source may be an object in a bucket
+        audio, sr = decode_audio(local)
     mode = record.get("stream_mode") or (MODE_STEREO if audio.shape[0] == 2 else MODE_MONO)
     # resample first, then lay out: the diarization mask stays sample-exact at the output rate
     # (masking first would let the resampler's filter ring across mask edges)

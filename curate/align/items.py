@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from curate.core import storage
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac", ".webm")
 
 
@@ -81,7 +83,9 @@ def expand_items(inputs: Sequence[str]) -> list[Item]:
     paths: set[str] = set()
     items: list[Item] = []
     for arg in inputs:
-        if arg.endswith(".jsonl") and Path(arg).is_file():
+        if storage.is_remote(arg):  # s3://bucket/prefix/ (listed recursively), a glob, or one object
+            paths.update(storage.find_files(arg, AUDIO_SUFFIXES))
+        elif arg.endswith(".jsonl") and Path(arg).is_file():
             items.extend(read_manifest(arg))
         elif any(ch in arg for ch in "*?["):
             paths.update(p for p in glob.glob(arg, recursive=True) if Path(p).is_file())

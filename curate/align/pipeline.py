@@ -40,8 +40,17 @@ from curate.align.items import (
 )
 from curate.align.records import ASR_SAMPLE_RATE, SPEAKER_MAIN, SPEAKER_OTHER, AlignmentRecord, Word
 from curate.align.refine import refine_words, repair_times
+from curate.core import storage
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, start_run, sum_counters
+from curate.core.ledger import (
+    Ledger,
+    count_issues,
+    finish_run,
+    reconciles,
+    remove_uncommitted_outputs,
+    start_run,
+    sum_counters,
+)
 from curate.core.ray_runtime import init_ray
 from curate.core.runner import FileStage, Resources, run_items
 from curate.core.storage import write_json_atomic
@@ -161,7 +170,10 @@ def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
     """Decode and lay out one file. Returns either {"streams16k", "meta", "issues"} or {"error"}."""
     issues: list[dict[str, Any]] = []
     try:
-        audio, sr = decode_audio(item.path)
+        with storage.local_copy(item.path) as local:  # an object in a bucket: a spill copy while decoding
+            audio, sr = decode_audio(local)
+    except FileNotFoundError as exc:  # listed, then deleted before it was read
+        return {"error": Issue(item.path, "input_missing", f"{type(exc).__name__}: {exc}").to_dict()}
     except AudioDecodeError as exc:
         return {"error": Issue(item.path, "decode_error", str(exc)).to_dict()}
     channels, n = audio.shape
@@ -208,7 +220,9 @@ def prepare(item: Item, config: AlignConfig) -> dict[str, Any]:
     return {"streams16k": s16, "voiced": voiced, "meta": meta, "issues": issues}
 
 
-def prepare_task(item: Item, config: AlignConfig) -> dict[str, Any]:
+def prepare_task(item: Item, config: AlignConfig, storage_opts: dict[str, Any] | None = None) -> dict[str, Any]:
+    if storage_opts is not None:
+        storage.set_storage_options(storage_opts)
     try:
         return prepare(item, config)
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
@@ -322,7 +336,7 @@ def align_item(item: Item, prepared: dict[str, Any], backend: Any, config: Align
     stats["files"]["kept"] = 1
     record = AlignmentRecord(
         id=item.id,
-        source=str(Path(item.path).resolve()),
+        source=item.path if storage.is_remote(item.path) else str(Path(item.path).resolve()),
         words=tuple(words),
         fields={
             **meta,
@@ -337,10 +351,12 @@ def align_item(item: Item, prepared: dict[str, Any], backend: Any, config: Align
 
 
 class AlignWorkerCore:
-    def __init__(self, config: AlignConfig, output_dir: str) -> None:
+    def __init__(self, config: AlignConfig, output_dir: str, storage_opts: dict[str, Any] | None = None) -> None:
+        if storage_opts is not None:
+            storage.set_storage_options(storage_opts)
         self.config = config
         self.ledger = Ledger(output_dir)
-        self.alignments = Path(output_dir) / "alignments"
+        self.alignments = storage.join(output_dir, "alignments")
         self.backend = None
 
     def process(self, item: Item, prepared: dict[str, Any]) -> dict[str, Any]:
@@ -356,11 +372,11 @@ class AlignWorkerCore:
         except Exception as exc:  # noqa: BLE001 - per-item error record, the run goes on
             issue = Issue(item.path, "align_error", f"{type(exc).__name__}: {exc}").to_dict()
             result = {"record": None, "stats": {"files": {"in": 1, "kept": 0, "dropped": {}, "errors": 1}}, "issues": [issue]}
-        out = self.alignments / f"{item.id}.json"
+        out = storage.join(self.alignments, f"{item.id}.json")
         if result["record"] is not None:
             write_json_atomic(out, result["record"])  # output first, then its commit record
-        elif out.exists():
-            out.unlink()
+        else:
+            storage.remove(out)
         self.ledger.commit(item.id, {"id": item.id, "stats": result["stats"], "issues": result["issues"]})
         return {"id": item.id, "status": "kept" if result["record"] is not None else "dropped"}
 
@@ -368,7 +384,7 @@ class AlignWorkerCore:
 # ---------------------------------------------------------------- driver
 
 
-def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def aggregate(output_dir: str | Path, items: list[Item], config: AlignConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The run's stats from the commit records of `items` (sorted order), and those records."""
     ledger = Ledger(output_dir)
     wanted = {i.id for i in items}
@@ -388,7 +404,7 @@ def aggregate(output_dir: Path, items: list[Item], config: AlignConfig) -> tuple
 
 def run_align(
     inputs: list[str],
-    output_dir: Path,
+    output_dir: str | Path,
     config: AlignConfig,
     address: str | None = None,
     workers: int | None = None,
@@ -396,19 +412,22 @@ def run_align(
 ) -> dict[str, Any]:
     """Align every input; returns the stats (also DIR/stats.json). Raises if counts do not reconcile."""
     config.validate()
-    output_dir = Path(output_dir)
+    output_dir = storage.join(output_dir)
+    storage.check_bucket(output_dir)
     items = expand_items(inputs)
     if not items:
         raise FileNotFoundError(f"no audio files found in {inputs}")
     ledger = start_run(output_dir, config.to_dict(), resume, outputs=("alignments",))
     config.model_dir()  # fail now with a clear message, not inside a worker
-    todo = [i for i in items if not ledger.is_done(i.id)]
+    committed = ledger.committed()
+    todo = [i for i in items if i.id not in committed]
     started = time.monotonic()
     workers = workers or os.cpu_count() or 1
     failures: list[str] = []
     if todo:
         init_ray(address, workers)
         failures = run_items(todo, align_stage(config, output_dir, workers))
+    remove_uncommitted_outputs(output_dir, [("alignments", ".json", None)])  # a worker died between write and commit
     stats, records = aggregate(output_dir, items, config)
     run_info = {
         "elapsed_s": round(time.monotonic() - started, 3),
@@ -419,7 +438,7 @@ def run_align(
     return finish_run(output_dir, "align", stats, records, run_info)
 
 
-def align_stage(config: AlignConfig, output_dir: Path, workers: int) -> FileStage:
+def align_stage(config: AlignConfig, output_dir: str | Path, workers: int) -> FileStage:
     """Resources of the align stage: CPU prepare tasks (decode, resample, VAD) feeding a pool of ASR actors."""
     gpus = ray.cluster_resources().get("GPU", 0)
     gpu = config.device == "cuda" or (config.device == "auto" and gpus > 0)  # ASR actors on GPUs
@@ -439,10 +458,10 @@ def align_stage(config: AlignConfig, output_dir: Path, workers: int) -> FileStag
         resources = Resources(num_cpus=actor_cpus, env_vars=env)
     return FileStage(
         worker_cls=AlignWorkerCore,
-        worker_args=(config, str(output_dir)),
+        worker_args=(config, str(output_dir), storage.storage_options()),
         actors=actors,
         resources=resources,
         prepare=prepare_task,
-        prepare_args=(config,),
+        prepare_args=(config, storage.storage_options()),
         prepare_resources=Resources(num_cpus=1),
     )

@@ -17,7 +17,12 @@ def align(
         help="Audio files (wav/flac/mp3/ogg/m4a), directories, globs, or a JSONL manifest "
         "(path, optional transcript, rttm, language, speakers, id).",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Output directory: alignments/<id>.json, stats.json, errors.jsonl."),
+    output: str = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="Output directory or URL (s3://bucket/prefix): alignments/<id>.json, stats.json, errors.jsonl.",
+    ),
     config_file: Path = typer.Option(
         DEFAULT_PIPELINE, "--config", help="Pipeline YAML (its `align` stage); CLI options override it."
     ),
@@ -58,10 +63,13 @@ def align(
     workers: int | None = typer.Option(None, help="CPUs for local Ray (default: all)."),
     address: str | None = typer.Option(None, envvar="RAY_ADDRESS", help="Join an existing Ray cluster."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip files already committed by a previous run."),
+    storage_option: list[str] | None = typer.Option(
+        None, "--storage-option", help="fsspec option KEY=VALUE for s3:// and other URLs (repeatable); default: AWS_*, ~/.aws."
+    ),
 ) -> None:
     """Audio -> per-speaker words with timestamps (alignments/<id>.json), on Ray."""
     from curate.align.pipeline import AlignConfig, run_align
-    from curate.core.config import load_config
+    from curate.core.config import configure_storage, load_config
     from curate.report.summary import align_summary
 
     overrides = dict(
@@ -85,6 +93,7 @@ def align(
     try:
         config = load_config(AlignConfig, config_file, overrides, stage="align")
         config.validate()
+        configure_storage(config_file, storage_option)
         stats = run_align(inputs, output, config, address=address, workers=workers, resume=resume)
     except (ValueError, OSError) as exc:  # a user error: bad option, missing input or model, unwritable output
         typer.echo(f"error: {exc}", err=True)
@@ -97,7 +106,8 @@ def align(
 
     files = stats["files"]
     typer.echo(json.dumps({"files": files, "words": stats.get("words", {}).get("out", 0), "reconciled": stats["reconciled"]}))
-    typer.echo(f"alignments: {output / 'alignments'}  stats: {output / 'stats.json'}  errors: {output / 'errors.jsonl'}")
+    out = output.rstrip("/")
+    typer.echo(f"alignments: {out}/alignments  stats: {out}/stats.json  errors: {out}/errors.jsonl")
 
 
 def register(app: typer.Typer, train_app: typer.Typer) -> None:

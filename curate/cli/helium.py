@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from curate.core.config import configure_storage
 from curate.helium.config import DEFAULT_PIPELINE, HeliumConfig
 
 console = Console(stderr=True)
@@ -59,8 +60,21 @@ def helium(
         metavar="INPUT...",
         help="WET files, directories, globs, CommonCrawl *.paths(.gz) lists or fsspec URLs (s3://, https://).",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder: documents/*.parquet, stats.json, errors.jsonl."),
+    output: str = typer.Option(
+        ..., "--output", "-o", help="Output folder or URL (s3://bucket/prefix): documents/*.parquet, stats.json, errors.jsonl."
+    ),
     config_path: Path = typer.Option(DEFAULT_PIPELINE, "--config", help="Pipeline YAML; CLI options override it."),
+    input_base: str | None = typer.Option(
+        None,
+        "--input-base",
+        help="Base URL for the relative entries of *.paths(.gz) lists, e.g. s3://commoncrawl/ [https://data.commoncrawl.org/].",
+    ),
+    storage_option: list[str] | None = typer.Option(
+        None,
+        "--storage-option",
+        help="fsspec option KEY=VALUE for s3:// and other URLs (repeatable), e.g. endpoint_url=http://host:8333, "
+        "key=..., secret=...; added to the YAML's storage_options block. Default: AWS_* variables, ~/.aws.",
+    ),
     workers: int | None = typer.Option(None, "--workers", help="Processor actors (default: CPUs of the local machine)."),
     address: str | None = typer.Option(
         None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start local Ray)."
@@ -146,9 +160,10 @@ def helium(
             "keep_rejected": keep_rejected,
         }
         config = HeliumConfig.load(config_path, overrides)
+        configure_storage(config_path, storage_option)
         config.validate()
     except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -157,19 +172,28 @@ def helium(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
+        disable=not console.is_terminal,  # logs and pipes get the summary, not bar frames
     ) as progress:
         try:
             stats = run_helium(
-                inputs, output, config, address=address, workers=workers, resume=resume, on_progress=_progress_reporter(progress)
+                inputs,
+                output,
+                config,
+                address=address,
+                workers=workers,
+                resume=resume,
+                on_progress=_progress_reporter(progress),
+                input_base=input_base,
             )
         except (ValueError, OSError) as exc:  # bad input, unreadable input or unwritable output
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc
         except RuntimeError as exc:  # failed parts or counts that do not reconcile: nothing is presented as done
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(1) from exc
     console.print(helium_summary(stats))
-    console.print(f"documents: {output / 'documents'}\nstats:     {output / 'stats.json'}\nerrors:    {output / 'errors.jsonl'}")
+    out = output.rstrip("/")
+    console.print(f"documents: {out}/documents\nstats:     {out}/stats.json\nerrors:    {out}/errors.jsonl", soft_wrap=True)
 
 
 def demo(

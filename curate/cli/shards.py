@@ -11,7 +11,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from curate.core.config import pipeline_path
+from curate.core.config import configure_storage, pipeline_path
+from curate.core.storage import local_output
 from curate.report.summary import summary_text
 
 console = Console(stderr=True)
@@ -20,7 +21,7 @@ FORMATS = {"both": ["moshi", "parquet"], "moshi": ["moshi"], "parquet": ["parque
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -52,6 +53,8 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("resume", bool, typer.Option(True, "--resume/--no-resume", help="Skip parts finished by an earlier run of the same command.")),
     ("config_path", Path, typer.Option(
         DEFAULT_PIPELINE, "--config", help="Pipeline YAML (its `shards` stage); CLI options override it.")),
+    ("storage_option", list[str] | None, typer.Option(
+        None, "--storage-option", help="fsspec option KEY=VALUE for s3:// and other URLs (repeatable); default: AWS_*, ~/.aws.")),
 )  # fmt: skip
 # option -> ShardsConfig field, where the names differ
 CONFIG_FIELDS = {
@@ -61,7 +64,7 @@ CONFIG_FIELDS = {
     "in_word_pad_id": "in_word_pad",
     "zero_id": "zero",
 }
-RUN_OPTIONS = ("workers", "address", "resume", "config_path")
+RUN_OPTIONS = ("workers", "address", "resume", "config_path", "storage_option")
 
 
 def _with_shared_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -94,7 +97,9 @@ def shards(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="Alignment JSON files, folders (DIR or DIR/alignments of `curate align`) or globs."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder: moshi/, shards/, stats.json, errors.jsonl."),
+    output: str = typer.Option(
+        ..., "--output", "-o", help="Output folder or URL (s3://bucket/prefix): moshi/, shards/, stats.json, errors.jsonl."
+    ),
     **options: Any,
 ) -> None:
     """Alignments -> Inner Monologue training data: the moshi-finetune layout (stereo 24 kHz WAV + per-file
@@ -103,14 +108,16 @@ def shards(
 
     try:
         _, config = _shards_config(options)
+        configure_storage(options["config_path"], options["storage_option"])
         stats = run_shards(
             inputs, output, config, address=options["address"], workers=options["workers"], resume=options["resume"]
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         raise _fail(exc) from exc
     console.print(summary_text(stats, "shards"))
+    out = output.rstrip("/")
     console.print(
-        f"moshi:  {output / 'moshi'}\nshards: {output / 'shards'}\nstats:  {output / 'stats.json'}\nerrors: {output / 'errors.jsonl'}"
+        f"moshi:  {out}/moshi\nshards: {out}/shards\nstats:  {out}/stats.json\nerrors: {out}/errors.jsonl", soft_wrap=True
     )
 
 
@@ -119,8 +126,8 @@ def inner_monologue(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="Audio files, folders, globs or a JSONL manifest (as `curate align`)."
     ),
-    output: Path = typer.Option(
-        ..., "--output", "-o", help="Output folder: align/ (alignments, its stats), moshi/, shards/, stats.json."
+    output: str = typer.Option(
+        ..., "--output", "-o", help="Output folder or URL: align/ (alignments, its stats), moshi/, shards/, stats.json."
     ),
     **options: Any,
 ) -> None:
@@ -129,6 +136,7 @@ def inner_monologue(
 
     try:
         align_options, config = _shards_config(options)
+        configure_storage(options["config_path"], options["storage_option"])
         stats = run_inner_monologue(
             inputs,
             output,
@@ -138,19 +146,18 @@ def inner_monologue(
             workers=options["workers"],
             resume=options["resume"],
         )
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, OSError, ImportError) as exc:
         raise _fail(exc) from exc
     console.print(summary_text(stats, "shards"))
-    console.print(
-        f"alignments: {output / 'align' / 'alignments'}\nmoshi:      {output / 'moshi'}\nshards:     {output / 'shards'}"
-    )
+    out = output.rstrip("/")
+    console.print(f"alignments: {out}/align/alignments\nmoshi:      {out}/moshi\nshards:     {out}/shards", soft_wrap=True)
 
 
 def train_tokenizer_command(
     inputs: list[str] = typer.Option(
         ..., "--input", "-i", help="Helium corpus Parquet files or folders (column `text`); repeatable."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Model path (`.model`; a `.vocab` is written beside it)."),
+    output: str = typer.Option(..., "--output", "-o", help="Model path or URL (`.model`; a `.vocab` is written beside it)."),
     vocab_size: int = typer.Option(32000, "--vocab-size", help="Pieces (Moshi: 32,000)."),
     column: str = typer.Option("text", "--column", help="Text column of the Parquet files."),
     threads: int = typer.Option(1, "--threads", help="SentencePiece trainer threads."),
@@ -160,8 +167,11 @@ def train_tokenizer_command(
     from curate.training.tokenizer import train_tokenizer
 
     try:
-        summary = train_tokenizer(inputs, output, vocab_size=vocab_size, column=column, num_threads=threads)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        with local_output(output) as local:  # a URL: trained in spill space, then uploaded
+            summary = train_tokenizer(inputs, local, vocab_size=vocab_size, column=column, num_threads=threads)
+        if "://" in output:
+            summary["model"] = output
+    except (ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
     typer.echo(json.dumps(summary, indent=2))
 

@@ -14,6 +14,9 @@ from typing import Any
 
 import typer
 
+from curate.core.storage import local_output
+from curate.training.cards import relabel_card
+
 FASTTEXT_HELP = "fastText training parameters (defaults: see classifiers/README.md)"
 
 
@@ -92,8 +95,11 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             "-i",
             help="WET files, folders, globs, *.paths lists, or document files (Parquet outputs of `curate helium` with a `text` column, JSONL, ...). Repeatable.",
         ),
-        output: Path | None = typer.Option(
-            None, "--output", "-o", help="Model file to write (.bin; .ftz = quantized). The model card goes next to it."
+        output: str | None = typer.Option(
+            None,
+            "--output",
+            "-o",
+            help="Model file or URL to write (.bin; .ftz = quantized; s3://bucket/m.bin). The model card goes next to it.",
         ),
         recipe: Path | None = typer.Option(
             None, "--recipe", help="YAML recipe (inputs, parameters); see classifiers/dedup.yaml."
@@ -136,7 +142,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
 
         data, base = _load_recipe(recipe)
         inputs = list(input) or _relative_to(base, data.get("inputs", []))
-        out = output or (Path(data["output"]) if data.get("output") else None)
+        out = output or (str(data["output"]) if data.get("output") else None)
         if not inputs or out is None:
             raise typer.BadParameter("give --input (or a recipe with inputs) and --output")
         options = dict(data.get("options", {}))
@@ -164,7 +170,9 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         )
         params.setdefault("quantize", str(out).endswith(".ftz"))
         try:
-            card = train_dedup_classifier(inputs, out, command=_command(), **options, **params)
+            with local_output(out) as local:  # a URL: trained in spill space, then uploaded with its card
+                card = train_dedup_classifier(inputs, local, command=_command(), **options, **params)
+                relabel_card(local, out, card)
         except ValueError as exc:  # no data, an empty class, a bad option: one line, exit 2
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -186,8 +194,11 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         site_category: list[str] = typer.Option(
             [], "--site-category", help="SITE=LABEL: put a StackExchange site in a category (overrides the map)."
         ),
-        output: Path | None = typer.Option(
-            None, "--output", "-o", help="Model file to write (.bin; .ftz = quantized). The model card goes next to it."
+        output: str | None = typer.Option(
+            None,
+            "--output",
+            "-o",
+            help="Model file or URL to write (.bin; .ftz = quantized; s3://bucket/m.bin). The model card goes next to it.",
         ),
         recipe: Path | None = typer.Option(
             None, "--recipe", help="YAML recipe (categories, parameters); see classifiers/quality.yaml."
@@ -240,7 +251,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             if not sep:
                 raise typer.BadParameter(f"--site-category {item!r}: expected SITE=LABEL")
             sites[site.strip()] = label.strip()
-        out = output or (Path(data["output"]) if data.get("output") else None)
+        out = output or (str(data["output"]) if data.get("output") else None)
         if out is None:
             raise typer.BadParameter("give --output (or a recipe with output)")
         options = dict(data.get("options", {}))
@@ -270,14 +281,16 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             )
         )
         params.setdefault("quantize", str(out).endswith(".ftz"))
-        card = train_quality_classifier(
-            categories,
-            out,
-            stackexchange=se,
-            site_categories=sites,
-            eval_documents=evals,
-            command=_command(),
-            **options,
-            **params,
-        )
+        with local_output(out) as local:  # a URL: trained in spill space, then uploaded with its card
+            card = train_quality_classifier(
+                categories,
+                local,
+                stackexchange=se,
+                site_categories=sites,
+                eval_documents=evals,
+                command=_command(),
+                **options,
+                **params,
+            )
+            relabel_card(local, out, card)
         typer.echo(_summary(card))

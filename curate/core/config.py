@@ -42,10 +42,30 @@ def stage_options(raw: Mapping[str, Any], stage: str | None = None) -> dict[str,
             for name, options in (value or {}).items():
                 if stage is None or name == stage:
                     flat.update(options or {})
-        elif key not in ("name", "description"):
+        elif key not in ("name", "description", "storage_options"):
             if stage is None:
                 flat[key] = value
     return flat
+
+
+def yaml_storage_options(path: str | Path) -> dict[str, Any]:
+    """The `storage_options:` block of a pipeline YAML (fsspec options for s3:// and other URLs)."""
+    block = read_yaml(path).get("storage_options") or {}
+    if not isinstance(block, dict):
+        raise ValueError(f"{path}: storage_options is a mapping of fsspec options")
+    return dict(block)
+
+
+def configure_storage(config_path: str | Path | None, pairs: list[str] | None) -> None:
+    """Storage options for this run: the YAML's `storage_options:` block, then `--storage-option KEY=VALUE`."""
+    from curate.core.storage import parse_storage_options, set_storage_options
+
+    options = yaml_storage_options(config_path) if config_path else {}
+    cli = parse_storage_options(pairs or [])
+    if "client_kwargs" in cli and isinstance(options.get("client_kwargs"), dict):
+        cli["client_kwargs"] = {**options["client_kwargs"], **cli["client_kwargs"]}
+    options.update(cli)
+    set_storage_options(options)
 
 
 def build_config(cls: type[T], options: Mapping[str, Any], source: str = "the configuration") -> T:

@@ -27,6 +27,10 @@ def load_fasttext(path: str):  # -> fasttext.FastText._FastText
     import fasttext
 
     _silence_fasttext_warnings()
+    from curate.core import storage
+
+    if storage.is_remote(path):  # a model in a bucket: copied once into this worker's spill space
+        path = str(storage.fetch_to_spill(path))
     if not Path(path).exists():
         raise FileNotFoundError(f"fastText model not found: {path}")
     return fasttext.load_model(path)

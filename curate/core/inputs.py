@@ -2,7 +2,9 @@
 
 INPUT arguments may be files, directories (searched recursively for WET files), globs, CommonCrawl
 `*.paths` / `*.paths.gz` lists (one path or URL per line; relative entries are resolved against
-`--paths-prefix`, by default CommonCrawl's public bucket URL), or fsspec URLs (`s3://`, `https://`).
+`--input-base`, by default CommonCrawl's public HTTPS base; `s3://commoncrawl/` reads the same files
+from the bucket), or fsspec URLs (`s3://bucket/prefix/` is listed recursively like a directory,
+`s3://bucket/**/*.wet.gz` is a glob, `https://` files are taken as they are).
 The result is de-duplicated and sorted, so the order never depends on how INPUT was spelled.
 """
 
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import re
 from collections import defaultdict
 from pathlib import Path
 
-import fsspec
+from curate.core import storage
 
 WET_SUFFIXES = (".warc.wet.gz", ".warc.wet", ".wet.gz", ".wet", ".warc.gz", ".warc")
 CC_PREFIX = "https://data.commoncrawl.org/"
@@ -26,10 +29,32 @@ def _is_url(path: str) -> bool:
 
 
 def _read_paths_list(path: str, prefix: str) -> list[str]:
-    opener = gzip.open if path.endswith(".gz") else open
-    with fsspec.open(path, "rb") as raw, opener(raw, "rt") as fh:  # type: ignore[operator]
+    """Stream a paths list (never a full local copy) and resolve its relative entries against `prefix`."""
+    if not _is_url(path) and not Path(path).exists():
+        raise FileNotFoundError(f"input not found: {path}")
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    with storage.open_input(path) as raw:
+        fh = io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw, encoding="utf-8")
         entries = [line.strip() for line in fh if line.strip() and not line.startswith("#")]
-    return [e if _is_url(e) or e.startswith("/") else prefix + e for e in entries]
+    return [e if _is_url(e) or e.startswith("/") else prefix + e.lstrip("/") for e in entries]
+
+
+def _expand_url(item: str, suffixes: tuple[str, ...]) -> list[str]:
+    """An fsspec URL: a glob, a prefix listed recursively (object stores), or one file."""
+    if storage.protocol(item) in ("http", "https"):
+        return [item]
+    fs, path = storage.filesystem(item)
+    try:
+        if any(ch in item for ch in "*?["):
+            return [fs.unstrip_protocol(p) for p in fs.glob(path) if fs.isfile(p)]
+        if item.endswith("/") or fs.isdir(path):
+            return [fs.unstrip_protocol(p) for p in fs.find(path) if p.endswith(suffixes)]
+        fs.info(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"input not found: {item}") from None
+    except Exception as exc:
+        raise storage.explain(exc, item) from exc
+    return [item]
 
 
 def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = WET_SUFFIXES, paths_prefix: str = CC_PREFIX) -> list[str]:
@@ -39,11 +64,7 @@ def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = WET_SUFFIXES, p
         if item.endswith((".paths", ".paths.gz")):
             found.update(_read_paths_list(item, paths_prefix))
         elif _is_url(item):
-            fs, _, paths = fsspec.get_fs_token_paths(item)
-            if any(ch in item for ch in "*?["):
-                found.update(fs.unstrip_protocol(p) for p in paths)
-            else:
-                found.add(item)
+            found.update(_expand_url(item, suffixes))
         elif any(ch in item for ch in "*?["):
             found.update(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
         elif Path(item).is_dir():

@@ -11,12 +11,17 @@ import os
 
 import ray
 
+from curate.core.storage import OPTIONS_ENV
+
 
 def init_ray(address: str | None = None, workers: int | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
-    runtime_env = {"env_vars": {"PYTHONHASHSEED": "0"}}
+    env_vars = {"PYTHONHASHSEED": "0"}
+    if os.environ.get(OPTIONS_ENV):  # storage options (--storage-option, YAML) reach every worker
+        env_vars[OPTIONS_ENV] = os.environ[OPTIONS_ENV]
+    runtime_env = {"env_vars": env_vars}
     if address:
         ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING, log_to_driver=True)
         return

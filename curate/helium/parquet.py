@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from curate.core.storage import TMP_PREFIX, atomic_path
+from curate.core.storage import AtomicOutput, atomic_path
 
 BASE_COLUMNS: dict[str, pa.DataType] = {
     "id": pa.string(),
@@ -52,7 +50,7 @@ def documents_table(docs: list[Document], schema: pa.Schema) -> pa.Table:
     )
 
 
-def write_table_atomic(table: pa.Table, path: Path, compression: str = "zstd") -> None:
+def write_table_atomic(table: pa.Table, path: str | Path, compression: str = "zstd") -> None:
     """Deterministic bytes: fixed row-group size, no statistics that depend on the writer's timing."""
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression=compression, row_group_size=8192)
@@ -65,10 +63,10 @@ class ParquetStream:
     the configured chunk size: the bytes are deterministic.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, compression: str = "zstd") -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{self.path.name}"
+    def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd") -> None:
+        self.path = path
+        self.out = AtomicOutput(path)  # local: a temporary next to it; object store: a spill file, uploaded on close
+        self.tmp = self.out.tmp
         self.schema = schema
         self.writer = pq.ParquetWriter(self.tmp, schema, compression=compression)
 
@@ -78,12 +76,10 @@ class ParquetStream:
 
     def close(self) -> None:
         self.writer.close()
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
+        self.out.commit()
 
     def abort(self) -> None:
         try:
             self.writer.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self.out.abort()

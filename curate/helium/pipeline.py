@@ -30,18 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pyarrow as pa
 import ray
 import xxhash
 from datatrove.data import Document
 from datatrove.utils.stats import Stats
 
-from curate.core.inputs import WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
+from curate.core import storage
+from curate.core.inputs import CC_PREFIX, WET_SUFFIXES, expand_inputs, group_into_shards, printable_path
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, start_run, sum_counters
+from curate.core.ledger import Ledger, count_issues, finish_run, reconciles, remove_uncommitted_outputs, start_run, sum_counters
 from curate.core.ray_runtime import init_ray
-from curate.core.storage import clean_temporaries
 from curate.helium.config import HeliumConfig
 from curate.helium.minhash_stage import MINHASH_DIR, Layout, PartSignatures, params_of, run_minhash_stage
 from curate.helium.minhash_stage import summary as minhash_summary
@@ -113,7 +112,7 @@ def estimate_shard_lines(paths: list[str]) -> int:
     total = 0.0
     for path in paths:
         try:
-            size = fsspec.filesystem(fsspec.utils.get_protocol(path)).size(path) or 0
+            size = storage.size(path)
         except Exception:
             size = 0
         total += size * (GZIP_RATIO_ESTIMATE if path.endswith(".gz") else 1.0)
@@ -149,7 +148,11 @@ class ShardReaderCore:
     """Reads one shard's parts in order through exact line dedup, in chunks of about
     `chunk_bytes` of payload (plain class; the actor wraps it)."""
 
-    def __init__(self, shard: str, parts: list[Part], config: HeliumConfig, done: set[str]) -> None:
+    def __init__(
+        self, shard: str, parts: list[Part], config: HeliumConfig, done: set[str], storage_opts: dict[str, Any] | None = None
+    ) -> None:
+        if storage_opts is not None:  # credentials / endpoint of the driver (--storage-option, YAML)
+            storage.set_storage_options(storage_opts)
         expected = config.bloom_expected_lines or estimate_shard_lines([p.source for p in parts])
         self.dedup = ExactLineDedup(config.dedup, config.normalization, config.dedup_mode, expected, config.bloom_fp_rate)
         self.shard = shard
@@ -252,11 +255,13 @@ class PartProcessorCore:
     """Runs the model steps on the chunks of one part at a time, streams them into the part's
     Parquet file(s), and on the last chunk renames them into place and commits the part."""
 
-    def __init__(self, config: HeliumConfig, output_dir: str) -> None:
+    def __init__(self, config: HeliumConfig, output_dir: str, storage_opts: dict[str, Any] | None = None) -> None:
+        if storage_opts is not None:
+            storage.set_storage_options(storage_opts)
         self.config = config
-        self.output_dir = Path(output_dir)
-        # MinHash on: parts go to a staging folder, the MinHash stage writes the final ones
-        self.data_dir = Layout(self.output_dir).staged if config.minhash else self.output_dir
+        self.output_dir = storage.join(output_dir)
+        # MinHash on: parts go to a staging folder, the MinHash stage writes the final ones (local folders only)
+        self.data_dir = Layout(Path(self.output_dir)).staged if config.minhash else self.output_dir
         self.signatures: PartSignatures | None = None
         self.steps = build_model_steps(config)
         warc_columns = [WARC_COLUMNS] if config.input_format != "wet" else []
@@ -323,13 +328,13 @@ class PartWriter:
     """The open output files and counters of one part."""
 
     def __init__(
-        self, part: Part, output_dir: Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str
+        self, part: Part, output_dir: str | Path, schema: pa.Schema, rejected_schema: pa.Schema | None, compression: str
     ) -> None:
         self.part = part
         self.next_index = 0
-        self.kept = ParquetStream(output_dir / "documents" / f"{part.name}.parquet", schema, compression)
+        self.kept = ParquetStream(storage.join(output_dir, "documents", f"{part.name}.parquet"), schema, compression)
         self.rejected = (
-            ParquetStream(output_dir / "rejected" / f"{part.name}.parquet", rejected_schema, compression)
+            ParquetStream(storage.join(output_dir, "rejected", f"{part.name}.parquet"), rejected_schema, compression)
             if rejected_schema
             else None
         )
@@ -401,7 +406,7 @@ class PartProcessor(PartProcessorCore):
     pass
 
 
-def aggregate(output_dir: Path, parts: list[Part], config: HeliumConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def aggregate(output_dir: str | Path, parts: list[Part], config: HeliumConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The run's stats from the commit records of `parts` (sorted order), and those records."""
     ledger = Ledger(output_dir)
     wanted = {p.name for p in parts}
@@ -440,11 +445,18 @@ def run_helium(
     workers: int | None = None,
     resume: bool = True,
     on_progress: ProgressCallback | None = None,
+    input_base: str | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline; returns the stats (also in DIR/stats.json). Raises if counts do not reconcile."""
+    """Run the pipeline; returns the stats (also in DIR/stats.json). Raises if counts do not reconcile.
+
+    `output_dir` and the inputs may be local paths or fsspec URLs (s3://...); `input_base` resolves
+    the relative entries of `*.paths(.gz)` lists (default: CommonCrawl's public HTTPS base)."""
     config.validate()
-    output_dir = Path(output_dir)
-    paths = expand_inputs(inputs)
+    output_dir = storage.join(output_dir)
+    if config.minhash and storage.is_remote(output_dir):
+        raise ValueError("MinHash document dedup (--minhash) writes to a local or shared folder only, not to an object store URL")
+    storage.check_bucket(output_dir)
+    paths = expand_inputs(inputs, paths_prefix=input_base or CC_PREFIX)
     if not paths:
         raise FileNotFoundError(f"no WET files found in {inputs}")
     shards = plan_parts(paths, config.shard_by)
@@ -455,7 +467,8 @@ def run_helium(
 
         bundled_model_path("lid.176.ftz")  # fail now, with a clear message, not inside a worker
 
-    done = {p.name for p in all_parts if ledger.is_done(p.name)}
+    committed = ledger.committed()
+    done = {p.name for p in all_parts if p.name in committed}
     todo = {shard: parts for shard, parts in shards.items() if any(p.name not in done for p in parts)}
     started = time.monotonic()
     failures: dict[str, str] = {}
@@ -470,7 +483,10 @@ def run_helium(
         step_stats = {stage: stats.to_dict() for stage, stats in scheduler.step_stats.items()}
         for actor in scheduler.processors:  # idle now: free the CPUs they hold (the MinHash tasks need them)
             ray.kill(actor)
-        clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
+    if config.minhash:
+        storage.clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
+    else:  # also outputs written but never committed (object stores: nothing is renamed, they are visible)
+        remove_uncommitted_outputs(output_dir, [("documents", ".parquet", None), ("rejected", ".parquet", None)])
     if config.minhash and not failures:  # crosses shards: runs once every part is processed
         init_ray(address, workers or os.cpu_count() or 1)
         run_minhash_stage(output_dir, [p.name for p in all_parts], config)
@@ -525,7 +541,7 @@ class _Scheduler:
         self,
         shards: dict[str, list[Part]],
         config: HeliumConfig,
-        output_dir: Path,
+        output_dir: str | Path,
         done: set[str],
         workers: int,
         on_progress: ProgressCallback | None,
@@ -536,7 +552,7 @@ class _Scheduler:
         self.ledger = Ledger(output_dir)
         self.done = set(done)
         self.on_progress = on_progress
-        self.processors = [PartProcessor.remote(config, str(output_dir)) for _ in range(workers)]
+        self.processors = [PartProcessor.remote(config, str(output_dir), storage.storage_options()) for _ in range(workers)]
         self.assigned: dict[int, str | None] = {i: None for i in range(workers)}
         self.in_flight: Counter[int] = Counter()
         self.waiting = list(shards)
@@ -550,7 +566,7 @@ class _Scheduler:
     # readers
     def _start_reader(self, shard: str, restarts: int = 0) -> None:
         committed = {p.name for p in self.shards[shard] if p.name in self.done or self.ledger.is_done(p.name)}
-        actor = ShardReader.remote(shard, self.shards[shard], self.config, committed)
+        actor = ShardReader.remote(shard, self.shards[shard], self.config, committed, storage.storage_options())
         self.readers[shard] = _ReaderState(shard, actor, restarts)
         self._request(self.readers[shard])
 

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from curate.core.issues import Issue
+from curate.core.storage import open_input
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 _NON_CHUNKED = "non-chunked gzip"
@@ -184,7 +184,7 @@ def read_records(path: str, source: str | None, handlers: Mapping[str, RecordHan
     state: dict[str, int] = {"index": 0, "offset": 0}
     types: dict[str, int] = {}
     try:
-        with fsspec.open(path, "rb") as fh:
+        with open_input(path) as fh:
             yield from _iterate(fh, source, 0, state, types, handlers)
     except ArchiveLoadFailed as exc:
         if _NON_CHUNKED not in str(exc):
@@ -202,13 +202,15 @@ def read_records(path: str, source: str | None, handlers: Mapping[str, RecordHan
         )
         state = {"index": 0, "offset": 0}
         try:
-            with fsspec.open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as fh:
+            with open_input(path) as raw, gzip.GzipFile(fileobj=raw) as fh:
                 yield from _iterate(fh, source, recovered, state, types, handlers)
         except Exception as inner:
             index = max(recovered, state["index"])
             yield Issue(
                 source, "unreadable_stream", _short(inner) + " (offset in uncompressed bytes)", "error", index, state["offset"]
             )
+    except FileNotFoundError as exc:  # listed, then deleted (or never there) before it was read
+        yield Issue(source, "input_missing", _short(exc), "error", state["index"], state["offset"])
     except Exception as exc:
         yield Issue(source, "unreadable_stream", _short(exc), "error", state["index"], state["offset"])
     finally:

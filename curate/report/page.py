@@ -742,8 +742,8 @@ nav a{color:#c9cfdb;margin-right:14px;font-size:13px}.ok{color:#2e7d32;font-weig
 """
 
 
-def _summary(run_dir: Path, kind: str, stats: dict[str, Any]) -> str:
-    rows: list[list[Any]] = [["run folder", str(run_dir)], ["kind", kind]]
+def _summary(run_dir: Path, kind: str, stats: dict[str, Any], label: str | None = None) -> str:
+    rows: list[list[Any]] = [["run folder", label or str(run_dir)], ["kind", kind]]
     if kind == "text":
         docs = stats.get("documents") or {}
         rows += [
@@ -775,9 +775,10 @@ def _summary(run_dir: Path, kind: str, stats: dict[str, Any]) -> str:
     return out
 
 
-def build_report(run_dir: str | Path) -> str:
-    """The HTML of the report of a run folder."""
+def build_report(run_dir: str | Path, label: str | None = None) -> str:
+    """The HTML of the report of a run folder (`label`: how to name it on the page, default its path)."""
     run_dir = Path(run_dir)
+    label = label or str(run_dir)
     stats = _load_json(run_dir / "stats.json")
     stats = stats if isinstance(stats, dict) else {}
     kind = detect_kind(run_dir)
@@ -791,7 +792,7 @@ def build_report(run_dir: str | Path) -> str:
             body = _note(f"This section could not be built: {type(exc).__name__}: {exc}")
         sections[section_id] = (title, body)
 
-    add("summary", "Summary", lambda: _summary(run_dir, kind, stats))
+    add("summary", "Summary", lambda: _summary(run_dir, kind, stats, label))
     if kind == "text":
         wanted = ["language", "language_score", "quality", "quality_score", "source", "shard"]
         kept = _parquet_columns(sorted((run_dir / "documents").glob("*.parquet")), wanted)
@@ -825,19 +826,62 @@ def build_report(run_dir: str | Path) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>curate report: {_e(run_dir.name)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>curate run report ({_e(kind)})</h1><p>{_e(run_dir)} &middot; written {created}</p><nav>{nav}</nav></header>"
+        f"<title>curate report: {_e(label.rstrip('/').rsplit('/', 1)[-1])}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>curate run report ({_e(kind)})</h1><p>{_e(label)} &middot; written {created}</p><nav>{nav}</nav></header>"
         f"<main>{body}</main></body></html>\n"
     )
 
 
-def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
-    """Write `DIR/report.html` (or `output`) atomically; returns its path."""
+def mirror_run(url: str, local: Path, max_rows: int = MAX_PARQUET_ROWS, max_json: int = MAX_ALIGNMENT_FILES) -> None:
+    """Copy what the report reads of a run in a bucket into `local`: its JSON files (at most
+    `max_json` per folder) and, per folder, Parquet files in order until `max_rows` rows (the
+    report samples no more than that)."""
+    import pyarrow.parquet as pq
+
+    from curate.core import storage
+
+    fs, root = storage.filesystem(url)
+    root = root.rstrip("/")
+    rows: dict[str, int] = {}
+    jsons: dict[str, int] = {}
+    for key in sorted(fs.find(root)):
+        rel = key[len(root) + 1 :]
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        target = local / rel
+        if rel.endswith(".parquet"):
+            if rows.get(folder, 0) >= max_rows:
+                continue
+            with fs.open(key, "rb") as fh:
+                rows[folder] = rows.get(folder, 0) + pq.ParquetFile(fh).metadata.num_rows
+        elif rel.endswith((".json", ".jsonl")):
+            jsons[folder] = jsons.get(folder, 0) + 1
+            if jsons[folder] > max_json:
+                continue
+        else:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(key, str(target))
+
+
+def write_report(run_dir: str | Path, output: str | Path | None = None) -> Any:
+    """Write `DIR/report.html` (or `output`) atomically; returns its path. DIR and `output` may be
+    URLs (s3://bucket/run): the page is built from a sampled local copy, then uploaded."""
+    import tempfile
+
+    from curate.core import storage
     from curate.core.storage import write_bytes_atomic
 
+    if storage.is_remote(run_dir):
+        if not storage.list_files(run_dir) and not storage.list_files(storage.join(run_dir, "_parts")):
+            raise FileNotFoundError(f"not a run folder: {run_dir}")
+        target = output or storage.join(run_dir, REPORT_NAME)
+        with tempfile.TemporaryDirectory(dir=storage.spill_dir()) as tmp:
+            mirror_run(str(run_dir), Path(tmp))
+            write_bytes_atomic(target, build_report(tmp, label=str(run_dir)).encode("utf-8"))
+        return target
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"not a run folder: {run_dir}")
-    path = Path(output) if output else run_dir / REPORT_NAME
+    path = output if output and storage.is_remote(output) else Path(output) if output else run_dir / REPORT_NAME
     write_bytes_atomic(path, build_report(run_dir).encode("utf-8"))
     return path

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from curate.align.diarization import overlap_share
 from curate.align.records import AlignmentRecord, Word, words_json
+from curate.core import storage
 from curate.core.config import build_config, read_yaml, stage_options
 from curate.core.storage import atomic_path, write_bytes_atomic
 from curate.shards.stream import (
@@ -238,16 +239,18 @@ def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
 
 
 def write_moshi_files(
-    output_dir: Path, item_id: str, samples: np.ndarray, sample_rate: int, words: Sequence[Word]
+    output_dir: str | Path, item_id: str, samples: np.ndarray, sample_rate: int, words: Sequence[Word]
 ) -> dict[str, Any]:
     """`moshi/data_stereo/<id>.wav` + `<id>.json` (the trainer's per-file alignments); returns its manifest line."""
     import soundfile as sf
 
-    folder = output_dir / MOSHI_DIR / STEREO_DIR
-    with atomic_path(folder / f"{item_id}.wav") as tmp:
+    folder = storage.join(output_dir, MOSHI_DIR, STEREO_DIR)
+    with atomic_path(storage.join(folder, f"{item_id}.wav")) as tmp:
         sf.write(str(tmp), samples.T, sample_rate, format="WAV", subtype="PCM_16")
     alignments = words_json(words)
-    write_bytes_atomic(folder / f"{item_id}.json", (json.dumps({"alignments": alignments}, ensure_ascii=False) + "\n").encode())
+    write_bytes_atomic(
+        storage.join(folder, f"{item_id}.json"), (json.dumps({"alignments": alignments}, ensure_ascii=False) + "\n").encode()
+    )
     return {"path": f"{STEREO_DIR}/{item_id}.wav", "duration": samples.shape[1] / sample_rate}
 
 

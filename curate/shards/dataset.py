@@ -40,12 +40,18 @@ except ImportError:  # pragma: no cover - exercised where torch is absent
 
 
 def shard_files(paths: str | Path | Sequence[str | Path]) -> list[str]:
-    """A shards folder, a run output folder (its `shards/`), a glob, or a list of files -> sorted Parquet files."""
+    """A shards folder, a run output folder (the shards its commit records list), a glob, or a list of
+    files -> sorted Parquet files."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     found: set[str] = set()
     for item in items:
         path = Path(item)
-        if path.is_dir():
+        if path.is_dir() and (path / "_parts").is_dir() and (path / "shards").is_dir():
+            # a run folder, maybe still running: only the shards of committed parts are complete data
+            from curate.core.ledger import Ledger
+
+            found.update(str(path / "shards" / name) for _, rec in Ledger(path).records() for name in rec.get("shards", []))
+        elif path.is_dir():
             folder = path / "shards" if (path / "shards").is_dir() else path
             found.update(str(p) for p in folder.glob("part-*.parquet"))
         elif any(ch in str(item) for ch in "*?["):

@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.align.records import BadAlignment
+from curate.core import storage
 from curate.core.issues import Issue
-from curate.core.ledger import Ledger, count_issues, finish_run, start_run, sum_counters
+from curate.core.ledger import Ledger, count_issues, finish_run, remove_uncommitted_outputs, start_run, sum_counters
 from curate.core.runner import FileStage, Resources, run_items
 from curate.core.storage import atomic_path, write_bytes_atomic
 from curate.shards.build import (
@@ -43,24 +44,40 @@ ALIGNMENTS_DIR = "alignments"
 _NOT_ALIGNMENTS = {"stats.json", "manifest.json"}
 
 
-def find_alignments(inputs: list[str]) -> list[Path]:
-    """Alignment JSON files from files, globs or folders (a stage output folder: its `alignments/`)."""
-    found: set[Path] = set()
+def find_alignments(inputs: list[str]) -> list[str]:
+    """Alignment JSON files from files, globs or folders (a stage output folder: its `alignments/`),
+    local or fsspec URLs (s3://bucket/run/ reads its alignments/)."""
+    found: set[str] = set()
     for item in inputs:
+        if storage.is_remote(item):
+            base = item.rstrip("/")
+            nested = storage.list_files(storage.join(base, ALIGNMENTS_DIR), ".json")
+            if nested:
+                found.update(storage.join(base, ALIGNMENTS_DIR, n) for n in nested)
+            else:
+                names = storage.find_files(item, (".json",))
+                found.update(
+                    n
+                    for n in names
+                    if not storage.name_of(n).startswith((".", "_")) and storage.name_of(n) not in _NOT_ALIGNMENTS
+                )
+            continue
         path = Path(item)
         if path.is_dir():
             folder = path / ALIGNMENTS_DIR if (path / ALIGNMENTS_DIR).is_dir() else path
-            found.update(p for p in folder.glob("*.json") if not p.name.startswith((".", "_")) and p.name not in _NOT_ALIGNMENTS)
+            found.update(
+                str(p) for p in folder.glob("*.json") if not p.name.startswith((".", "_")) and p.name not in _NOT_ALIGNMENTS
+            )
         elif any(ch in item for ch in "*?["):
-            found.update(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            found.update(str(Path(p)) for p in glob.glob(item, recursive=True) if Path(p).is_file())
         elif path.is_file():
-            found.add(path)
+            found.add(str(path))
         else:
             raise FileNotFoundError(f"input not found: {item}")
-    return sorted(found)
+    return sorted(found, key=lambda s: Path(s).parts)  # the order of sorted Paths, also for URLs
 
 
-def plan_parts(files: list[Path], files_per_part: int) -> dict[str, list[str]]:
+def plan_parts(files: list[str], files_per_part: int) -> dict[str, list[str]]:
     return {
         f"{k // files_per_part:05d}": [str(p) for p in files[k : k + files_per_part]]
         for k in range(0, len(files), files_per_part)
@@ -70,7 +87,7 @@ def plan_parts(files: list[Path], files_per_part: int) -> dict[str, list[str]]:
 class ShardWriter:
     """Rolling Parquet writer: `part-<part>-<k>.parquet`, each renamed into place (atomic) when closed."""
 
-    def __init__(self, folder: Path, part: str, schema: pa.Schema, max_bytes: int, rows_per_group: int) -> None:
+    def __init__(self, folder: str | Path, part: str, schema: pa.Schema, max_bytes: int, rows_per_group: int) -> None:
         self.folder, self.part, self.schema = folder, part, schema
         self.max_bytes, self.rows_per_group = max_bytes, rows_per_group
         self.names: list[str] = []
@@ -82,7 +99,7 @@ class ShardWriter:
     def _open(self) -> None:
         name = f"part-{self.part}-{len(self.names):03d}.parquet"
         self._stack = contextlib.ExitStack()
-        tmp = self._stack.enter_context(atomic_path(self.folder / name))
+        tmp = self._stack.enter_context(atomic_path(storage.join(self.folder, name)))
         self._writer = pq.ParquetWriter(
             tmp, self.schema, compression="zstd", use_dictionary=["id", "source", "language", "quality"]
         )
@@ -146,7 +163,9 @@ class ShardPart:
 class PartBuilder:
     """The shards stage's worker (one per actor)."""
 
-    def __init__(self, config: ShardsConfig, output_dir: str) -> None:
+    def __init__(self, config: ShardsConfig, output_dir: str, storage_opts: dict[str, Any] | None = None) -> None:
+        if storage_opts is not None:
+            storage.set_storage_options(storage_opts)
         self.config = config
         self.output_dir = output_dir
 
@@ -156,10 +175,11 @@ class PartBuilder:
 
 def process_part(part: str, files: list[str], output_dir: str, config: ShardsConfig) -> dict[str, Any]:
     """Build the outputs of one part, then commit it. Bad items become issues; the part always completes."""
-    out = Path(output_dir)
+    out = storage.join(output_dir)
     started = time.perf_counter()
-    for stale in (out / SHARDS_DIR).glob(f"part-{part}-*.parquet"):  # complete files of a killed, uncommitted run
-        stale.unlink()
+    for stale in storage.list_files(storage.join(out, SHARDS_DIR), ".parquet"):  # files of a killed, uncommitted run
+        if stale.startswith(f"part-{part}-"):
+            storage.remove(storage.join(out, SHARDS_DIR, stale))
     stats: dict[str, Any] = {key: 0 for key in _STAT_KEYS}
     issues: list[dict[str, Any]] = []
     manifest: list[dict[str, Any]] = []
@@ -170,7 +190,7 @@ def process_part(part: str, files: list[str], output_dir: str, config: ShardsCon
 
         mimi = MimiEncoder.load(config.mimi_weights, config.mimi_device)
     writer = ShardWriter(
-        out / SHARDS_DIR,
+        storage.join(out, SHARDS_DIR),
         part,
         shard_schema(with_codes=mimi is not None, sample_rate=config.sample_rate),
         int(config.shard_size_mb * 2**20),
@@ -180,8 +200,8 @@ def process_part(part: str, files: list[str], output_dir: str, config: ShardsCon
         for path in files:
             stats["files_in"] += 1
             try:
-                raw = json.loads(Path(path).read_text(encoding="utf-8"))
-                item_id, words = parse_record(raw, Path(path).stem)
+                raw = json.loads(storage.read_text(path))
+                item_id, words = parse_record(raw, Path(storage.name_of(path)).stem)
             except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and BadAlignment are ValueErrors
                 kind = "bad_alignment" if isinstance(exc, (BadAlignment, json.JSONDecodeError)) else "read_error"
                 issues.append(Issue(source=path, kind=kind, reason=f"{type(exc).__name__}: {exc}").to_dict())
@@ -244,12 +264,14 @@ def run_shards(
 ) -> dict[str, Any]:
     """Run the stage; returns the stats also written to `DIR/stats.json`."""
     config.validate()
-    out = Path(output_dir)
+    out = storage.join(output_dir)
+    storage.check_bucket(out)
     files = find_alignments(inputs)
     parts = plan_parts(files, config.files_per_part)
     ledger = start_run(out, config.to_dict(), resume, outputs=(MOSHI_DIR, SHARDS_DIR))
     # a committed part is reused only if it was built from the same inputs
-    todo = {p: f for p, f in parts.items() if not (ledger.is_done(p) and ledger.load(p).get("inputs") == f)}
+    committed = ledger.committed()
+    todo = {p: f for p, f in parts.items() if not (p in committed and ledger.load(p).get("inputs") == f)}
     started = time.perf_counter()
     failures: list[str] = []
     items = [ShardPart(name, files) for name, files in sorted(todo.items())]
@@ -262,7 +284,7 @@ def run_shards(
         gpus = 1 if config.mimi_weights and ray.cluster_resources().get("GPU", 0) >= 1 else 0
         stage = FileStage(
             worker_cls=PartBuilder,
-            worker_args=(config, str(out)),
+            worker_args=(config, str(out), storage.storage_options()),
             actors=max(1, int(ray.cluster_resources().get("CPU", 1))) if not gpus else 1,
             resources=Resources(num_cpus=1, num_gpus=gpus),
             in_flight_per_actor=1,
@@ -284,7 +306,7 @@ def run_shards(
 
 
 def finalize(
-    out: Path,
+    out: str | Path,
     part_names: list[str],
     config: ShardsConfig,
     parts_run: int,
@@ -292,13 +314,16 @@ def finalize(
     extra_stats: dict[str, Any] | None = None,
     failures: list[str] | None = None,
 ) -> dict[str, Any]:
+    # run finish: shard files of parts that were written but never committed (a worker died between)
+    remove_uncommitted_outputs(out, [(SHARDS_DIR, ".parquet", lambda name: name.split("-")[1])])
     ledger = Ledger(out)
-    records = [ledger.load(p) for p in part_names if ledger.is_done(p)]
-    missing = [p for p in part_names if not ledger.is_done(p)]
+    committed = ledger.committed()
+    records = [ledger.load(p) for p in part_names if p in committed]
+    missing = [p for p in part_names if p not in committed]
     if "moshi" in config.formats:
         lines = sorted((m for r in records for m in r["manifest"]), key=lambda m: m["path"])
         text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in lines)
-        write_bytes_atomic(out / MOSHI_DIR / "manifest.jsonl", text.encode())
+        write_bytes_atomic(storage.join(out, MOSHI_DIR, "manifest.jsonl"), text.encode())
     totals = sum_counters(r["stats"] for r in records)
     issues = [i for r in records for i in r["issues"]]
     totals.update(count_issues(issues))
@@ -331,10 +356,10 @@ def run_inner_monologue(
     from curate.core.config import build_config
 
     config.validate()
-    out = Path(output_dir)
+    out = storage.join(output_dir)
     align_config = build_config(AlignConfig, align_options, "the align stage")
-    align_stats = run_align(inputs, out / "align", align_config, address=address, workers=workers, resume=resume)
-    stats = run_shards([str(out / "align" / ALIGNMENTS_DIR)], out, config, address=address, workers=workers, resume=resume,
+    align_stats = run_align(inputs, storage.join(out, "align"), align_config, address=address, workers=workers, resume=resume)
+    stats = run_shards([str(storage.join(out, "align", ALIGNMENTS_DIR))], out, config, address=address, workers=workers, resume=resume,
                        extra_stats={"align_stats": "align/stats.json"})  # fmt: skip
     stats["align"] = {k: v for k, v in align_stats.items() if not isinstance(v, (dict, list))}
     return stats
@@ -342,7 +367,8 @@ def run_inner_monologue(
 
 def shard_paths(output_dir: str | Path) -> list[str]:
     """The shard files of a finished run, in their deterministic order."""
-    return sorted(str(p) for p in (Path(output_dir) / SHARDS_DIR).glob("part-*.parquet"))
+    folder = storage.join(output_dir, SHARDS_DIR)
+    return [str(storage.join(folder, n)) for n in storage.list_files(folder, ".parquet") if n.startswith("part-")]
 
 
 def default_workers() -> int:

@@ -126,3 +126,11 @@ def write_model_card(model_path: str | Path, card: dict) -> tuple[Path, Path]:
     write_bytes_atomic(json_path, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     write_bytes_atomic(md_path, render_markdown(card).encode("utf-8"))
     return json_path, md_path
+
+
+def relabel_card(local: str | Path, final: str | Path, card: dict) -> None:
+    """A model trained at a local spill path for a URL: its card names the URL, not the spill path."""
+    if str(local) == str(final):
+        return
+    card["model"] = str(final)
+    write_model_card(local, card)

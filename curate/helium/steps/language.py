@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -41,7 +40,7 @@ class LanguageFilter(DocumentStep):
         self.keep_all = "all" in self.languages
         self.threshold = threshold
         self.thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
-        self.model_path = str(Path(model_path) if model_path else bundled_model_path("lid.176.ftz"))
+        self.model_path = str(model_path) if model_path else str(bundled_model_path("lid.176.ftz"))  # a path or URL
         self.batch_size = batch_size
 
     def process_batch(self, docs: list[Document]) -> None:
