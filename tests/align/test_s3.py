@@ -17,14 +17,14 @@ from pathlib import Path  # noqa: E402
 from curate.core.models import models_dir  # noqa: E402
 from curate.shards.build import ShardsConfig  # noqa: E402
 from curate.shards.pipeline import run_inner_monologue, run_shards  # noqa: E402
-from tests.conftest import local_digest, s3_digest, shared_path  # noqa: E402
+from tests.conftest import local_digest, require, s3_digest, shared_path  # noqa: E402
 from tests.shards.test_pipeline import tokenizer  # noqa: E402, F401
 
 MODEL = models_dir() / "whisper-base-ct2"
 ALIGN = {"language": "en", "asr_model": str(MODEL), "cpu_threads": 1}
 BUCKET = "speech"
 
-pytestmark = pytest.mark.skipif(not (MODEL / "model.bin").exists(), reason="bundled Whisper model missing (make models)")
+require(MODEL / "model.bin")
 
 
 def _digest(d: dict[str, str]) -> dict[str, str]:
