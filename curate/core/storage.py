@@ -431,11 +431,12 @@ def clean_temporaries(folder: str | Path) -> int:
 def remove_uncommitted(folder: str | Path, committed: set[str], suffix: str, part_of: Any = None) -> int:
     """Run finish: remove the files in `folder` (ending with `suffix`) whose part has no commit
     record -- outputs of a writer that died between writing them and committing its part.
-    `part_of(name)` maps a file name to its part (default: the name without `suffix`)."""
+    `part_of(name)` maps a file name to its part (default: the name without `suffix`), or None to
+    leave a file alone."""
     removed = 0
     for name in list_files(folder, suffix):
         part = part_of(name) if part_of else name[: -len(suffix)] if suffix else name
-        if part not in committed:
+        if part is not None and part not in committed:  # None: not a file of this stage's naming
             remove(join(folder, name))
             removed += 1
     return removed

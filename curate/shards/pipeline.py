@@ -305,6 +305,12 @@ def run_shards(
     )
 
 
+def _shard_part(name: str) -> str | None:
+    """`part-<part>-<k>.parquet` -> `<part>` (None for a file of another naming)."""
+    fields = name.split("-")
+    return fields[1] if len(fields) == 3 and fields[0] == "part" else None
+
+
 def finalize(
     out: str | Path,
     part_names: list[str],
@@ -315,7 +321,7 @@ def finalize(
     failures: list[str] | None = None,
 ) -> dict[str, Any]:
     # run finish: shard files of parts that were written but never committed (a worker died between)
-    remove_uncommitted_outputs(out, [(SHARDS_DIR, ".parquet", lambda name: name.split("-")[1])])
+    remove_uncommitted_outputs(out, [(SHARDS_DIR, ".parquet", _shard_part)])
     ledger = Ledger(out)
     committed = ledger.committed()
     records = [ledger.load(p) for p in part_names if p in committed]
