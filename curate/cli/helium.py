@@ -78,7 +78,9 @@ def helium(
     lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
     lid: bool | None = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
     dedup: str | None = typer.Option(None, "--dedup", help="Exact line dedup policy: keep-first | drop-all | off."),
-    normalization: str | None = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
+    normalization: str | None = typer.Option(
+        None, "--normalization", help="Line normalization before hashing: strip | ccnet; default ccnet."
+    ),
     dedup_mode: str | None = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
     bloom_fp_rate: float | None = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
     bloom_expected_lines: int | None = typer.Option(
@@ -88,10 +90,12 @@ def helium(
     near_dup_spread: int | None = typer.Option(
         None,
         "--near-dup-spread",
-        help="Remove lines whose near-duplicate keys are on >= N pages of their host in the shard; 0 = off [4].",
+        help="Remove lines whose near-duplicate keys are on >= N pages of their host in the shard; 0 = off; default 4.",
     ),
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
-    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.8]."),
+    fuzzy_threshold: float | None = typer.Option(
+        None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like; default 0.8."
+    ),
     min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [2]."),
     quality_model: list[str] | None = typer.Option(
         None,
