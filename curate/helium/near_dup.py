@@ -11,7 +11,9 @@ keys for what those miss (`NearDupKeys`, each kept only because the valid shards
   that run masked, the line is the same on every page of the site (`echo_masked`); with one more
   word masked too, also when a middle item changes ("Home > <any> > <title>").
 - `m:` for 2-word lines ("No comments" / "No events"), either word masked.
-- `p:` the first 4 words of lines of 5-30 words: a menu cut short keeps its head.
+- `p:` the first 4 words of list-shaped lines of 5-30 words (`is_list_line`: one separator used
+  twice, "Home | News | Sport"): a menu cut short keeps its head. Only lists: titles and prose
+  that merely start alike ("How to make a ...") would share it on a large host.
 - `s:` the digit shape of lines without letters ("12.03.2019" -> "00.00.0000"): dates and counters
   whose folded text is empty.
 - A line whose folded text has < 2 characters ("X:1", "M:2/4" of ABC music: a lone letter) has no
@@ -36,6 +38,7 @@ Memory: 12 bytes per distinct (host, key) while observing (about 15-40 keys per 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -53,6 +56,20 @@ ECHO_SOURCES = 4
 ECHO_MAX_WORDS = 30  # lines longer than this get no echo key
 ECHO_MIN_WORDS = 2  # an echo key keeps at least this many words of its line
 MASK = "\x00"
+_LIST_SEPARATOR = re.compile(r"(?<=\S)\s+(\||·|/|»|>|›|•|–|-|::)\s+(?=\S)")
+
+
+def is_list_line(line: str) -> bool:
+    """A menu / breadcrumb shape: one separator (| · / » > › • – - ::) used at least twice between
+    items ("Home | News | Sport"). Titles and prose that merely start alike are not lists."""
+    counts: dict[str, int] = {}
+    for sep in _LIST_SEPARATOR.findall(line):
+        counts[sep] = counts.get(sep, 0) + 1
+        if counts[sep] >= 2:
+            return True
+    return False
+
+
 COMPACT_EVERY = 1 << 20  # pending key hashes before they are merged into the counts
 
 
@@ -111,13 +128,14 @@ class NearDupKeys:
     echo_words: bool = True  # `e:` the same with one more word masked ("Home > <any> > <title>")
     pair: bool = True  # `m:` for 2-word lines: either word masked ("No comments" / "No events")
     prefix: int = 30  # `p:` first PREFIX_WORDS words of lines of PREFIX_WORDS+1..prefix words; 0 = off
+    prefix_any: bool = False  # `p:` for any line, not only list-shaped ones (titles and prose share openings)
     shape: bool = True  # `s:` lines without letters: their digit shape ("12.03.2019" -> "00.00.0000")
     min_chars: int = MIN_KEY_CHARS  # a folded line shorter than this has no f/m/b/e/p key ("X:1" -> "x")
 
     def name(self) -> str:
         parts = ["fold"] + [k for k in ("echo", "echo_words", "pair", "shape") if getattr(self, k)]
         if self.prefix:
-            parts.append(f"prefix{self.prefix}")
+            parts.append(f"prefix{self.prefix}" + ("any" if self.prefix_any else ""))
         return "+".join(parts)
 
 
@@ -148,7 +166,7 @@ def document_keys(lines: Sequence[str], keys: NearDupKeys = NearDupKeys()) -> li
                 line_keys.extend(
                     "e:" + " ".join(variant[:k] + [MASK] + variant[k + 1 :]) for k in range(len(variant)) if variant[k] != MASK
                 )
-        if PREFIX_WORDS < len(toks) <= keys.prefix:
+        if PREFIX_WORDS < len(toks) <= keys.prefix and (keys.prefix_any or is_list_line(lines[i])):
             line_keys.append("p:" + " ".join(toks[:PREFIX_WORDS]))
         out.append(line_keys)
     return out

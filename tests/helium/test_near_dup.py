@@ -16,6 +16,7 @@ from curate.helium.near_dup import (
     document_keys,
     echo_masked,
     host_of,
+    is_list_line,
     spread_mask,
 )
 from curate.helium.steps.exact_dedup import ExactLineDedup
@@ -57,7 +58,11 @@ def test_document_keys_vectors() -> None:
     assert {f"m:{MASK} comments", f"m:no {MASK}"} <= set(keys[2])  # 2-word lines
     assert keys[3] == []  # a lone letter after folding: no key
     assert keys[4] == ["s:00.00.0000"]
-    assert "p:big storm hits coast" in keys[0]  # 9 words: first 4 as the prefix key
+    assert not any(k.startswith("p:") for k in keys[0])  # a sentence: no prefix key (prose starts alike)
+    menu = document_keys(["Home | World | Politics | Business | Sport", "Story 7: how to make a cake at home"])
+    assert "p:home world politics business" in menu[0]  # a list: its head is a key (a menu cut short)
+    assert not any(k.startswith("p:") for k in menu[1])  # a title is not a list
+    assert "p:story how to make" in document_keys(["Story 7: how to make a cake at home"], NearDupKeys(prefix_any=True))[0]
     assert document_keys(lines, NearDupKeys(shape=False))[4] == []
     assert not any(k.startswith(("e:", "p:")) for k in document_keys(lines, FOLD_KEYS)[1])
 
@@ -72,6 +77,15 @@ ARTICLES = [
     "The museum shows letters written by the town's first mayor.",
     "Fishermen report the best herring season in a decade.",
 ]
+
+
+def test_list_lines() -> None:
+    assert is_list_line("Home | News | Sport") and is_list_line("Начало - Резултати - The 1974 Hunza")
+    assert is_list_line("Home › Shop › Shoes")
+    assert not is_list_line("Home | News")  # one separator: could be a title "Site | Page"
+    assert not is_list_line("x/y/z")  # no spaces around the separator: a path, not a list
+    assert is_list_line("Well - it was - fine")  # a shape, not a meaning: prose with two dashes counts
+    assert not is_list_line("How to make a cake: a guide for beginners.")
 
 
 def _site(n: int, host: str = "news.example") -> list[tuple[str, list[str]]]:
