@@ -16,6 +16,9 @@ The full protocol (`run_protocol`, what `curate eval dedup --output DIR` runs): 
 corpus (`curate.evaluation.dedup_corpus`), train today's recipe (label rule `exact`) and the new
 one (rule `fold`) on the *train* shards, choose P(dup) threshold, block length and recurrence on
 the *valid* shards, and report every chain on the *test* shards (other sites, other content).
+The near-duplicate spread rule (`curate.helium.near_dup`, the pipeline's default near-duplicate
+stage) is tuned the same way (key set, spread, exact stage; `sweep_spread`, `choose_spread`) and its
+chains are rows of the same test run; `spread_values` runs the pipeline's own `KeySpread`.
 """
 
 from __future__ import annotations
