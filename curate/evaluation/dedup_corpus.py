@@ -235,6 +235,9 @@ def ccaligned_sites(shared: Path) -> list[SiteSource]:
     return out
 
 
+OSCAR_PLACEHOLDER = "insert_hash_here"
+
+
 @dataclass
 class ContentDoc:
     key: str
@@ -264,6 +267,8 @@ def content_docs(shared: Path) -> list[ContentDoc]:
     for i, rec in enumerate(_jsonl(text / "hq" / "news" / "fr_wikinews_2012_keyphrase-corpus_100.jsonl")):
         add(f"wikinews-fr:{i}", "fr", str(rec.get("text", "")))
     for i, rec in enumerate(_jsonl(text / "web_filtered" / "oscar2019_unshuffled_deduplicated_hf_dummy_166langs.jsonl.gz")):
+        if OSCAR_PLACEHOLDER in str(rec.get("text", "")):
+            continue  # a dummy row of the sample ("af_dedup.txt.gz insert_hash_here"), not content
         add(f"oscar:{i}", str(rec.get("lang", "")).split("_")[0][:3], str(rec.get("text", "")))
     danish = text / "web_filtered" / "fineweb-c_dan_Latn_1000docs_edu-annotated.csv"
     if danish.exists():

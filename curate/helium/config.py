@@ -8,6 +8,7 @@ from typing import Any
 
 from curate.core.config import build_config, load_config, pipeline_path
 from curate.helium.minhash import MinhashParams
+from curate.helium.near_dup import DEFAULT_MIN_SPREAD
 
 DEFAULT_PIPELINE = pipeline_path("helium")
 
@@ -27,14 +28,16 @@ class HeliumConfig:
     # sharding and exact line dedup
     shard_by: str = "segment"  # segment | files:N | all
     dedup: str = "keep-first"  # keep-first | drop-all | off
-    normalization: str = "strip"  # strip | ccnet
+    normalization: str = "ccnet"  # strip | ccnet (ccnet: chosen with the spread rule by `curate eval dedup`)
     dedup_mode: str = "bloom"  # bloom | exact
     bloom_fp_rate: float = 1e-3
     bloom_expected_lines: int = 0  # 0 = estimate from the shard's input size
+    # near-duplicate lines: removed when >= N pages of their host in the shard share a key (curate.helium.near_dup); 0 = off
+    near_dup_spread: int = DEFAULT_MIN_SPREAD
     # fastText fuzzy dedup (issue: Helium 2/2)
     fuzzy: bool = False
     dedup_model: str | None = None
-    fuzzy_threshold: float = 0.9  # chosen by `curate eval dedup` (classifiers/dedup.card.md)
+    fuzzy_threshold: float = 0.8  # chosen by `curate eval dedup` (classifiers/dedup.card.md)
     min_block: int = 2
     # language ID
     lid: bool = True
@@ -108,6 +111,8 @@ class HeliumConfig:
             raise ValueError(f"normalization must be strip or ccnet, not {self.normalization!r}")
         if self.dedup_mode not in ("bloom", "exact"):
             raise ValueError(f"dedup_mode must be bloom or exact, not {self.dedup_mode!r}")
+        if self.near_dup_spread == 1 or self.near_dup_spread < 0:
+            raise ValueError(f"--near-dup-spread must be 0 (off) or >= 2, not {self.near_dup_spread}")
         if not 0 <= self.lid_threshold <= 1:
             raise ValueError("--lid-threshold must be in [0, 1]")
         if self.fuzzy and not self.dedup_model:

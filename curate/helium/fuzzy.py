@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 # chosen by `curate eval dedup` on held-out shards (classifiers/dedup.card.md)
-DEFAULT_THRESHOLD = 0.9
+DEFAULT_THRESHOLD = 0.8
 DEFAULT_MIN_BLOCK = 2
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
@@ -144,7 +144,23 @@ def fold_key(line: str) -> str:
 
 def label_keys(line: str) -> list[str]:
     """Every near-duplicate key of a line (see the rule above); [] when nothing is left after folding."""
-    tokens = fold_tokens(line)
+    return keys_of_tokens(fold_tokens(line))
+
+
+def fold_tokens_batch(lines: Sequence[str]) -> list[list[str]]:
+    """`fold_tokens` of every line, folded as one batch (one `model_texts` call for all lines)."""
+    folded = model_texts([line.replace("\n", " ") for line in lines])
+    return [_WORD.findall(text.translate(_FOLD_TABLE)) for text in folded]
+
+
+def keys_of_lines(lines: Sequence[str]) -> list[list[str]]:
+    """`label_keys` of every line, as one batch."""
+    return [keys_of_tokens(tokens) for tokens in fold_tokens_batch(lines)]
+
+
+def keys_of_tokens(tokens: Sequence[str]) -> list[str]:
+    """The keys of a line from its folded words (`fold_tokens`)."""
+    tokens = list(tokens)
     if not tokens:
         return []
     keys = ["f:" + " ".join(tokens)]

@@ -154,7 +154,9 @@ class ShardReaderCore:
         if storage_opts is not None:  # credentials / endpoint of the driver (--storage-option, YAML)
             storage.set_storage_options(storage_opts)
         expected = config.bloom_expected_lines or estimate_shard_lines([p.source for p in parts])
-        self.dedup = ExactLineDedup(config.dedup, config.normalization, config.dedup_mode, expected, config.bloom_fp_rate)
+        self.dedup = ExactLineDedup(
+            config.dedup, config.normalization, config.dedup_mode, expected, config.bloom_fp_rate, config.near_dup_spread
+        )
         self.shard = shard
         self.parts = parts
         self.done = done
@@ -167,7 +169,7 @@ class ShardReaderCore:
             for part in self.parts:
                 for item in read_records(part.source, None, self.handlers):
                     if isinstance(item, WetDocument) and not item.drop_reason:
-                        self.dedup.observe(item.text)
+                        self.dedup.observe(item.text, item.url)
         for part in self.parts:
             skip = part.name in self.done
             chunk = Chunk(part, 0, False)
@@ -339,7 +341,7 @@ class PartWriter:
             else None
         )
         self.counts: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter()}
-        self.lines = Counter({"in": 0, "removed_exact": 0, "removed_fuzzy": 0, "kept_nonblank": 0})
+        self.lines = Counter({"in": 0, "removed_exact": 0, "removed_near_dup": 0, "removed_fuzzy": 0, "kept_nonblank": 0})
         self.bytes_in = self.bytes_kept = self.invalid_utf8 = 0
         self.issues: list[dict[str, Any]] = []
 
@@ -355,6 +357,7 @@ class PartWriter:
         for d in docs:
             self.lines["in"] += d.metadata.get("lines_in", 0)
             self.lines["removed_exact"] += d.metadata.get("lines_removed_exact", 0)
+            self.lines["removed_near_dup"] += d.metadata.get("lines_removed_near_dup", 0)
             self.lines["removed_fuzzy"] += d.metadata.get("lines_removed_fuzzy", 0)
             self.invalid_utf8 += bool(d.metadata.get("invalid_utf8"))
         for d in kept:

@@ -284,23 +284,25 @@ def _funnel(stats: dict[str, Any]) -> str:
 
     l_in = int(_num(lines.get("in")))
     exact = int(_num(lines.get("removed_exact")))
+    near = int(_num(lines.get("removed_near_dup")))
     fuzzy = int(_num(lines.get("removed_fuzzy")))
     kept_nb = int(_num(lines.get("kept_nonblank")))
-    rest = l_in - exact - fuzzy - kept_nb
+    rest = l_in - exact - near - fuzzy - kept_nb
     line_rows = [
         ["Lines read (incl. blank)", l_in, "100.0%"],
         ["removed by exact line dedup", -exact, _pct(exact, l_in)],
+        ["removed by the near-duplicate spread rule", -near, _pct(near, l_in)],
         ["removed by fuzzy line dedup", -fuzzy, _pct(fuzzy, l_in)],
         ["blank, or in documents dropped later (language, quality, empty)", -rest, _pct(rest, l_in)],
         ["non-blank lines kept", kept_nb, _pct(kept_nb, l_in)],
     ]
     out += "<h3>Lines</h3>" + _table(["step", "lines", "share of in"], line_rows)
     out += _hbar(
-        ["in", "after exact dedup", "after fuzzy dedup", "kept (non-blank)"],
-        [float(l_in), float(l_in - exact), float(l_in - exact - fuzzy), float(kept_nb)],
+        ["in", "after exact dedup", "after near-dup spread", "after fuzzy dedup", "kept (non-blank)"],
+        [float(l_in), float(l_in - exact), float(l_in - exact - near), float(l_in - exact - near - fuzzy), float(kept_nb)],
         "Lines remaining after each stage",
         "lines",
-        ["#4c72b0", "#dd8452", "#dd8452", "#55a868"],
+        ["#4c72b0", "#dd8452", "#dd8452", "#dd8452", "#55a868"],
     )
     shards = stats.get("shards") or {}
     if isinstance(shards, dict) and shards:
@@ -480,6 +482,11 @@ def _duplicate_lines(run_dir: Path, stats: dict[str, Any], kept: dict[str, list[
         f"{info['distinct_duplicated']:,} distinct duplicated lines, {info['copies_removed']:,} copies removed "
         f"(the run itself counted {int(_num(_get(stats, 'lines', 'removed_exact'))):,} lines removed by exact dedup)."
     )
+    near = int(_num(_get(stats, "lines", "removed_near_dup")))
+    if near:
+        out += _note(
+            f"The {near:,} lines removed by the near-duplicate spread rule (keys on many pages of a host) are not ranked here."
+        )
     fuzzy = int(_num(_get(stats, "lines", "removed_fuzzy")))
     if fuzzy:
         out += _note(f"The {fuzzy:,} lines removed by fuzzy dedup (a classifier, not a count) are not ranked here.")

@@ -29,7 +29,8 @@ def helium_summary(stats: dict[str, Any]) -> str:
     for reason, n in docs["dropped"].items():
         out.append(f"  dropped {reason}: {n:,}")
     out.append(
-        f"lines: in {lines['in']:,}  removed exact {lines['removed_exact']:,}  removed fuzzy {lines.get('removed_fuzzy', 0):,}"
+        f"lines: in {lines['in']:,}  removed exact {lines['removed_exact']:,}  removed near-dup {lines.get('removed_near_dup', 0):,}"
+        f"  removed fuzzy {lines.get('removed_fuzzy', 0):,}"
     )
     out.append(f"bytes: in {stats['bytes_in']:,}  kept {stats['bytes_kept']:,}")
     out.append(f"reconciled: {stats['reconciled']}")

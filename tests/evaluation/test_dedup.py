@@ -44,6 +44,7 @@ def test_score_hand_computed():
     assert m["content_repeated_distinct_lines"] == 1 and m["content_repeated_lost"] == 1.0
     assert m["content_repeated_copies_removed"] == 1.0
     assert m["documents_emptied"] == 1 and m["content_documents_emptied"] == 1  # doc 2
+    assert m["content_documents_losing"] == 1  # its once-in-shard line is gone
     assert not meets_content_limits(m)
 
 
@@ -53,12 +54,16 @@ def test_repeated_content_with_one_copy_kept_is_not_lost():
     m = score(labels, [np.array([False]), np.array([True])], None, groups)
     assert m["content_repeated_lost"] == 0.0 and m["content_repeated_copies_removed"] == 0.5
     assert m["documents_emptied"] == 1 and m["content_documents_emptied"] == 1
+    assert m["content_documents_losing"] == 0  # its only content line is kept in document 0
+    assert meets_content_limits(m)
+    m = score(labels, [np.array([True]), np.array([True])], None, groups)
+    assert m["content_documents_emptied"] == 2 and m["content_documents_losing"] == 2 and not meets_content_limits(m)
     with pytest.raises(ValueError):
         score([[BP, ONCE]], [np.array([True])])
 
 
 def test_choose_respects_content_limits():
-    base = {"content_repeated_lost": 0.0, "content_documents_emptied": 0, "boilerplate_removed": 0.9}
+    base = {"content_repeated_lost": 0.0, "content_documents_losing": 0, "boilerplate_removed": 0.9}
     rows = [
         {**base, "threshold": 0.5, "min_block": 1, "near_dup_removed": 0.9, "content_once_lost": 0.02},
         {**base, "threshold": 0.7, "min_block": 2, "near_dup_removed": 0.6, "content_once_lost": 0.004},
@@ -140,5 +145,13 @@ def test_cli_on_a_truth_file_and_user_errors(tmp_path):
     result = runner.invoke(app, ["eval", "dedup", "--truth", str(truth), "--output", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
-    assert [r["boilerplate_removed"] for r in report["rows"]] == [0.5, 0.5, 1.0]
+    # the spread chain (>= 4 pages of a host) finds nothing on two pages
+    assert [r["boilerplate_removed"] for r in report["rows"]] == [0.5, 0.5, 1.0, 0.5]
     assert "exact ccnet drop-all" in (out / "report.md").read_text()
+    result = runner.invoke(app, ["eval", "dedup", "--truth", str(truth), "--output", str(out), "--near-dup-spread", "2"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert rows[-1]["chain"] == "strip + spread >= 2" and rows[-1]["boilerplate_removed"] == 1.0  # both "Home" lines
+    assert rows[-1]["content_once_lost"] == 0.0
+    one = runner.invoke(app, ["eval", "dedup", "--truth", str(truth), "--output", str(out), "--near-dup-spread", "1"])
+    assert one.exit_code == 2 and "--near-dup-spread" in one.output
