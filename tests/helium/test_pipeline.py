@@ -283,21 +283,22 @@ def test_near_dup_spread_removes_a_sites_chrome_variants(
         seg / "CC-MAIN-x-00001.warc.wet.gz",
         [*pages[2:], page("https://other.example/z", ["Posted by Eve in World", *articles[0]])],
     )
-    stats = run_helium([str(root)], tmp_path / "w1", HeliumConfig(), workers=1)
+    near_dup = HeliumConfig(normalization="ccnet", near_dup_spread=4)  # the evaluated near-duplicate chain
+    stats = run_helium([str(root)], tmp_path / "w1", near_dup, workers=1)
     docs = read_documents(tmp_path / "w1")
     for i, art in enumerate(articles):
         row = docs[f"https://site.example/n{i}"]
         assert row["text"] == "\n".join(art)
         assert row["lines_removed_exact"] + row["lines_removed_near_dup"] == 3
-    # default exact stage `ccnet` (digits -> 0): every later © footer is an exact repeat of n0's, and
+    # exact stage `ccnet` (digits -> 0): every later © footer is an exact repeat of n0's, and
     # n2's menu is n0's; everything else (3 + 2 + 1 + 2 lines) goes by spread
     assert [docs[f"https://site.example/n{i}"]["lines_removed_exact"] for i in range(4)] == [0, 1, 2, 1]
     # another host counts on its own: its byline stays (its article is an exact repeat of n0's)
     assert docs["https://other.example/z"]["text"] == "Posted by Eve in World"
     assert stats["lines"]["removed_near_dup"] == 8 and stats["reconciled"]
-    run_helium([str(root)], tmp_path / "w2", HeliumConfig(), workers=2)
+    run_helium([str(root)], tmp_path / "w2", near_dup, workers=2)
     assert tree_digest(tmp_path / "w1") == tree_digest(tmp_path / "w2")
-    run_helium([str(root)], tmp_path / "off", HeliumConfig(near_dup_spread=0), workers=1)
+    run_helium([str(root)], tmp_path / "off", HeliumConfig(normalization="ccnet", near_dup_spread=0), workers=1)
     off = read_documents(tmp_path / "off")
     assert off["https://site.example/n1"]["text"].startswith("Home | News | Weather | Contact\nPosted by Bob in World\n")
     assert all(row["lines_removed_near_dup"] == 0 for row in off.values())
