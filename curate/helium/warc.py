@@ -41,8 +41,8 @@ from curate.helium.wet import (
     MAX_RECORD_BYTES,
     RecordHandler,
     WetDocument,
-    _clean_record_id,
     conversion_document,
+    document_from_headers,
     read_records,
 )
 
@@ -210,13 +210,10 @@ def response_handler(extractor: str) -> RecordHandler:
             )
             yield Issue(source, "truncated_record", reason, "error", index, offset)
             return
-        doc = WetDocument(
-            id=_clean_record_id(headers.get_header("WARC-Record-ID"), source, index),
-            url=headers.get_header("WARC-Target-URI") or "",
-            date=headers.get_header("WARC-Date") or "",
-            warc_language=headers.get_header("WARC-Identified-Content-Language") or "",
-            source=source,
-            record_index=index,
+        doc = document_from_headers(
+            headers,
+            source,
+            index,
             text="",
             invalid_utf8=False,
             nbytes=len(body),

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
-from curate.helium.wet_writer import record_id
+from curate.helium.wet_writer import record_id, warc_file
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,7 @@ _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found",
 
 def write_warc(path: str | Path, pages: list[HtmlPage], gzip: bool = True) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        writer = WARCWriter(fh, gzip=gzip)
-        info = writer.create_warcinfo_record(path.name, {"software": "curate", "format": "WARC File Format 1.0"})
-        info.rec_headers.replace_header("WARC-Date", "2024-05-18T00:00:00Z")
-        info.rec_headers.replace_header("WARC-Record-ID", record_id(path.name, -1))
-        writer.write_record(info)
+    with warc_file(path, gzip) as writer:
         for index, page in enumerate(pages):
             headers = [("Content-Length", str(len(page.body)))]
             if page.content_type is not None:

@@ -152,16 +152,19 @@ def conversion_document(record: Any, source: str, index: int, offset: int) -> It
         yield Issue(source, "truncated_record", reason, "error", index, offset)
         return
     text, invalid = decode_payload(payload)
-    yield WetDocument(
+    yield document_from_headers(headers, source, index, text=text, invalid_utf8=invalid, nbytes=len(payload))
+
+
+def document_from_headers(headers: Any, source: str, index: int, **fields: Any) -> WetDocument:
+    """A document with the provenance every record type carries (id, URL, date, CC language), plus `fields`."""
+    return WetDocument(
         id=_clean_record_id(headers.get_header("WARC-Record-ID"), source, index),
         url=headers.get_header("WARC-Target-URI") or "",
         date=headers.get_header("WARC-Date") or "",
         warc_language=headers.get_header("WARC-Identified-Content-Language") or "",
         source=source,
         record_index=index,
-        text=text,
-        invalid_utf8=invalid,
-        nbytes=len(payload),
+        **fields,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,9 @@ def record_id(url: str, index: int) -> str:
     return f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{index}:{url}')}>"
 
 
-def write_wet(path: str | Path, pages: list[WetPage], gzip: bool = True) -> Path:
+@contextlib.contextmanager
+def warc_file(path: str | Path, gzip: bool = True) -> Iterator[WARCWriter]:
+    """A WARC writer on `path` whose warcinfo record is already written (fixed id and date)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -32,6 +36,12 @@ def write_wet(path: str | Path, pages: list[WetPage], gzip: bool = True) -> Path
         info.rec_headers.replace_header("WARC-Date", "2024-05-18T00:00:00Z")
         info.rec_headers.replace_header("WARC-Record-ID", record_id(path.name, -1))
         writer.write_record(info)
+        yield writer
+
+
+def write_wet(path: str | Path, pages: list[WetPage], gzip: bool = True) -> Path:
+    path = Path(path)
+    with warc_file(path, gzip) as writer:
         for index, page in enumerate(pages):
             headers = {
                 "WARC-Record-ID": record_id(page.url, index),
