@@ -7,8 +7,10 @@ override the recipe. An output ending in `.ftz` is quantized (unless `--no-quant
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,31 @@ def _fasttext_overrides(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+# fastText training options of both classifier recipes, declared once: (parameter, type, typer option).
+# The parameter names are `train_supervised`'s (defaults: the recipe, then classifiers/README.md).
+FASTTEXT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("epoch", int | None, typer.Option(None, "--epochs", help=FASTTEXT_HELP)),
+    ("lr", float | None, typer.Option(None, "--lr", help="Learning rate.")),
+    ("dim", int | None, typer.Option(None, "--dim", help="Embedding dimension.")),
+    ("word_ngrams", int | None, typer.Option(None, "--word-ngrams", help="Word n-grams (>= 2 unless char n-grams are on).")),
+    ("minn", int | None, typer.Option(None, "--minn", help="Shortest char n-gram (0 = none; dedup recipe 2).")),
+    ("maxn", int | None, typer.Option(None, "--maxn", help="Longest char n-gram (dedup recipe 5).")),
+    ("bucket", int | None, typer.Option(None, "--bucket", help="Hash buckets for n-grams (default 200000).")),
+    ("quantize", bool | None, typer.Option(
+        None, "--quantize/--no-quantize", help="Quantize (.ftz). Default: when the output ends in .ftz.")),
+    ("seed", int | None, typer.Option(None, "--seed", help="Seed of every random choice (sampling, split, order, fastText).")),
+    ("threads", int | None, typer.Option(None, "--threads", help="fastText threads (1 = deterministic, the default).")),
+)  # fmt: skip
+
+
+def _with_fasttext_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Append the fastText options to `command(..., **fasttext)` (typer reads `__signature__`)."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=o, annotation=k) for n, k, o in FASTTEXT_OPTIONS]
+    command.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]
+    return command
+
+
 def _command() -> str:
     return " ".join(shlex.quote(a) for a in ["curate", *sys.argv[1:]])
 
@@ -88,6 +115,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
     quality_per_language.register(train_app)
 
     @train_app.command("dedup-classifier")
+    @_with_fasttext_options
     def dedup_classifier(
         input: list[str] = typer.Option(
             [],
@@ -124,20 +152,9 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             help="Skip documents whose whole text was already seen in the shard (default on).",
         ),
         text_field: str | None = typer.Option(None, help="Text field of document files (default: text, contents, ...)."),
-        epochs: int | None = typer.Option(None, "--epochs", help=FASTTEXT_HELP),
-        lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
-        dim: int | None = typer.Option(None, "--dim", help="Embedding dimension."),
-        word_ngrams: int | None = typer.Option(None, "--word-ngrams", help="Word n-grams (>= 2 unless char n-grams are on)."),
-        minn: int | None = typer.Option(None, "--minn", help="Shortest char n-gram (0 = none; dedup default 2)."),
-        maxn: int | None = typer.Option(None, "--maxn", help="Longest char n-gram (dedup default 5)."),
-        bucket: int | None = typer.Option(None, "--bucket", help="Hash buckets for n-grams (default 200000)."),
-        quantize: bool | None = typer.Option(
-            None, "--quantize/--no-quantize", help="Quantize (.ftz). Default: when the output ends in .ftz."
-        ),
-        seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice (sampling, split, order, fastText)."),
-        threads: int | None = typer.Option(None, "--threads", help="fastText threads (1 = deterministic, the default)."),
+        **fasttext: Any,
     ) -> None:
-        """Train the fuzzy-dedup line classifier: labels from exact line dedup (dup = >= 2 times in its shard)."""
+        """Train the fuzzy-dedup line classifier: labels from the near-duplicate spread of each line in its shard (rule `fold`)."""
         from curate.training.dedup_classifier import train_dedup_classifier
 
         data, base = _load_recipe(recipe)
@@ -154,20 +171,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             )
         )  # fmt: skip
         params = dict(data.get("parameters", {}))
-        params.update(
-            _fasttext_overrides(
-                epoch=epochs,
-                lr=lr,
-                dim=dim,
-                word_ngrams=word_ngrams,
-                minn=minn,
-                maxn=maxn,
-                bucket=bucket,
-                quantize=quantize,
-                seed=seed,
-                threads=threads,
-            )
-        )
+        params.update(_fasttext_overrides(**fasttext))
         params.setdefault("quantize", str(out).endswith(".ftz"))
         try:
             with local_output(out) as local:  # a URL: trained in spill space, then uploaded with its card
@@ -179,6 +183,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         typer.echo(_summary(card))
 
     @train_app.command("quality-classifier")
+    @_with_fasttext_options
     def quality_classifier(
         category: list[str] = typer.Option(
             [],
@@ -217,18 +222,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
             None, help="Comma-separated languages kept by document-level language ID (default en; 'all' = no filter)."
         ),
         lid_threshold: float | None = typer.Option(None, help="Language-ID probability needed (default 0.5)."),
-        epochs: int | None = typer.Option(None, "--epochs", help=FASTTEXT_HELP),
-        lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
-        dim: int | None = typer.Option(None, "--dim", help="Embedding dimension."),
-        word_ngrams: int | None = typer.Option(None, "--word-ngrams", help="Word n-grams (>= 2 unless char n-grams are on)."),
-        minn: int | None = typer.Option(None, "--minn", help="Shortest char n-gram (0 = none, the default)."),
-        maxn: int | None = typer.Option(None, "--maxn", help="Longest char n-gram."),
-        bucket: int | None = typer.Option(None, "--bucket", help="Hash buckets for n-grams (default 200000)."),
-        quantize: bool | None = typer.Option(
-            None, "--quantize/--no-quantize", help="Quantize (.ftz). Default: when the output ends in .ftz."
-        ),
-        seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice."),
-        threads: int | None = typer.Option(None, "--threads", help="fastText threads (1 = deterministic, the default)."),
+        **fasttext: Any,
     ) -> None:
         """Train the 9-category line quality classifier (rand = random web vs high-quality sources)."""
         from curate.training.quality_classifier import train_quality_classifier
@@ -266,20 +260,7 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
         )
         evals = list(eval_documents) or _relative_to(base, data.get("eval_documents") or [])
         params = dict(data.get("parameters", {}))
-        params.update(
-            _fasttext_overrides(
-                epoch=epochs,
-                lr=lr,
-                dim=dim,
-                word_ngrams=word_ngrams,
-                minn=minn,
-                maxn=maxn,
-                bucket=bucket,
-                quantize=quantize,
-                seed=seed,
-                threads=threads,
-            )
-        )
+        params.update(_fasttext_overrides(**fasttext))
         params.setdefault("quantize", str(out).endswith(".ftz"))
         with local_output(out) as local:  # a URL: trained in spill space, then uploaded with its card
             card = train_quality_classifier(
