@@ -42,8 +42,12 @@ class DiarizerOptions:
     min_window_s: float = 0.3  # speech regions shorter than this are labelled from their neighbours
     max_speakers: int = 4
     merge_threshold: float = 0.75  # centroid cosine above which two clusters are one speaker (tuned on dev)
+    split_margin: float | None = 0.135  # two clusters are two speakers when their centroid cosine is this far
+    # below the cosine of each cluster's own best 2-way split (per-file normalisation; set on dev)
     min_speaker_share: float = 0.04  # a speaker needs at least this share of the windows
     fine_clusters: int = 12
+    overlap_vote_ratio: float | None = 0.0  # frames where the runner-up's vote reaches this share of the winner's
+    # get both speakers (likely overlap); None = one speaker per frame
     vad_threshold: float = 0.25  # tuned on the dev conversations (0.5 missed 20 % of the speech)
     vad_min_silence_ms: int = 150
     vad_pad_ms: int = 60
@@ -98,6 +102,19 @@ def _relabel_by_first_appearance(labels: np.ndarray) -> np.ndarray:
     return np.array([order[v] for v in labels.tolist()], dtype=np.int64)
 
 
+def within_split_similarity(x: np.ndarray) -> float:
+    """Cosine between the two centroids of the best 2-way split (spherical k-means) of unit rows
+    `x`: how different the two halves of ONE cluster are (1.0 for fewer than 2 rows)."""
+    x = _normalize_rows(np.asarray(x, dtype=np.float64))
+    if x.shape[0] < 2:
+        return 1.0
+    labels = _spherical_kmeans(x, 2)
+    if labels.min() == labels.max():
+        return 1.0
+    a, b = x[labels == 0].sum(0), x[labels == 1].sum(0)
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
 def cluster_embeddings(
     embeddings: np.ndarray,
     num_speakers: int | None = None,
@@ -105,13 +122,18 @@ def cluster_embeddings(
     merge_threshold: float = 0.75,
     min_speaker_share: float = 0.04,
     fine_clusters: int = 12,
+    split_margin: float | None = None,
+    min_split_rows: int = 8,
 ) -> np.ndarray:
     """Speaker label (0, 1, ... in order of first appearance) for each embedding row.
 
     Fine spherical k-means, then average-linkage merging (mean cosine between the windows of two
     clusters picks the pair) until `num_speakers` clusters remain, or, without it, while the
     centroids of the pair to merge are more similar than `merge_threshold` (and always down to
-    `max_speakers`); clusters holding less than
+    `max_speakers`); with `split_margin`, merging also stops when the pair's centroid cosine is
+    more than `split_margin` below the mean of `within_split_similarity` of the two clusters (both
+    with at least `min_split_rows` rows): the voices differ more than each cluster differs from
+    itself, whatever the file's overall similarity level; clusters holding less than
     `min_speaker_share` of the rows are folded into the nearest other; last, each row goes to its
     nearest final centroid."""
     x = _normalize_rows(np.asarray(embeddings, dtype=np.float64))
@@ -142,12 +164,14 @@ def cluster_embeddings(
         i, j = pair
         # stop when the pair to merge is two speakers: its centroids (means of many windows, far
         # less noisy than single windows) are less similar than the threshold
-        if (
-            not num_speakers
-            and float(centroid(groups[i]) @ centroid(groups[j])) < merge_threshold
-            and len(groups) <= max_speakers
-        ):
-            break
+        if not num_speakers and len(groups) <= max_speakers:
+            between = float(centroid(groups[i]) @ centroid(groups[j]))
+            if between < merge_threshold:
+                break
+            if split_margin is not None and min(len(groups[i]), len(groups[j])) >= min_split_rows:
+                within = 0.5 * (within_split_similarity(x[groups[i]]) + within_split_similarity(x[groups[j]]))
+                if within - between > split_margin:
+                    break
         groups[i] = np.concatenate([groups[i], groups[j]])
         del groups[j]
     # fold clusters too small to be a speaker (keep at least one, and `num_speakers` if given)
@@ -181,6 +205,23 @@ def frame_labels_to_turns(labels: np.ndarray, frame_s: float = FRAME_S, names: S
         name = names[lab] if names else f"SPK{lab}"
         turns.append((name, round(a * frame_s, 3), round(b * frame_s, 3)))
     return turns
+
+
+def overlap_second_speaker(votes: np.ndarray, frame: np.ndarray, ratio: float) -> np.ndarray:
+    """Likely overlapped speech: per frame, the runner-up speaker when its vote is at least `ratio`
+    times the winner's (the windows covering the frame hear two voices about equally), else -1.
+
+    `votes` [frames, speakers] (weighted window votes), `frame` the winner per frame (-1: none)."""
+    votes = np.asarray(votes, dtype=np.float64)
+    out = np.full(votes.shape[0], -1, dtype=np.int64)
+    if votes.ndim != 2 or votes.shape[1] < 2:
+        return out
+    order = np.argsort(-votes, axis=1, kind="stable")
+    top = np.take_along_axis(votes, order[:, :1], axis=1)[:, 0]
+    runner = np.take_along_axis(votes, order[:, 1:2], axis=1)[:, 0]
+    hit = (top > 0) & (runner > 0) & (runner >= ratio * top) & (np.asarray(frame) >= 0)
+    out[hit] = order[hit, 1]
+    return out
 
 
 def speaker_totals(turns: Sequence[Turn]) -> dict[str, float]:
@@ -324,6 +365,7 @@ class BuiltinDiarizer:
             merge_threshold=opt.merge_threshold,
             min_speaker_share=opt.min_speaker_share,
             fine_clusters=opt.fine_clusters,
+            split_margin=opt.split_margin,
         )
         k = int(base_labels.max()) + 1
         centres = _normalize_rows(np.stack([embeddings[base][base_labels == j].mean(0) for j in range(k)]))
@@ -343,7 +385,13 @@ class BuiltinDiarizer:
             near = np.where(np.abs(covered[pos] - gaps) <= np.abs(covered[nxt] - gaps), covered[pos], covered[nxt])
             frame[gaps] = frame[near]
         frame[~speech] = -1
-        return frame_labels_to_turns(_relabel_frames(frame))
+        order = _first_appearance_order(frame)
+        turns = frame_labels_to_turns(_apply_order(frame, order))
+        if opt.overlap_vote_ratio is not None and k >= 2:
+            second = overlap_second_speaker(votes, frame, opt.overlap_vote_ratio)
+            second[~speech] = -1
+            turns = sorted(turns + frame_labels_to_turns(_apply_order(second, order)), key=lambda t: (t[1], t[2], t[0]))
+        return turns
 
     def _embed(self, mel: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
         out = np.zeros((len(spans), self.encoder.linear_b.shape[0]), dtype=np.float32)
@@ -358,11 +406,19 @@ class BuiltinDiarizer:
         return out
 
 
-def _relabel_frames(frame: np.ndarray) -> np.ndarray:
+def _first_appearance_order(frame: np.ndarray) -> dict[int, int]:
     order: dict[int, int] = {}
     for v in frame[frame >= 0].tolist():
         order.setdefault(v, len(order))
+    return order
+
+
+def _apply_order(frame: np.ndarray, order: dict[int, int]) -> np.ndarray:
     return np.array([order.get(v, -1) if v >= 0 else -1 for v in frame.tolist()], dtype=np.int64)
+
+
+def _relabel_frames(frame: np.ndarray) -> np.ndarray:
+    return _apply_order(frame, _first_appearance_order(frame))
 
 
 # ---------------------------------------------------------------- one interface for all methods

@@ -13,9 +13,11 @@ from curate.align.diarization import (
     attribute_words,
     cluster_embeddings,
     frame_labels_to_turns,
+    overlap_second_speaker,
     overlap_share,
     parse_method,
     read_rttm_turns,
+    within_split_similarity,
 )
 from curate.align.speaker_embedding import mel_filterbank, mel_frames, normalize_volume
 
@@ -77,7 +79,50 @@ def test_clustering_edge_sizes() -> None:
     assert cluster_embeddings(np.ones((1, 8))).tolist() == [0]
 
 
+def _close_voices(n_per: list[int], sep: float, spread: float, seed: int = 7, dim: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Speakers around centres that share one direction (centre cosine ~1/(1+sep^2)): similar voices."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal(dim)
+    base /= np.linalg.norm(base)
+    rows, truth = [], []
+    for k, n in enumerate(n_per):
+        off = rng.standard_normal(dim)
+        off -= (off @ base) * base
+        centre = base + sep * off / np.linalg.norm(off)
+        x = centre / np.linalg.norm(centre) + spread * rng.standard_normal((n, dim)) / np.sqrt(dim) * 3
+        rows.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+        truth += [k] * n
+    return np.concatenate(rows), np.array(truth)
+
+
+def test_within_split_similarity() -> None:
+    assert within_split_similarity(np.ones((1, 4))) == 1.0
+    x, _ = _close_voices([40, 30], sep=1.0, spread=0.05)
+    assert within_split_similarity(x) < 0.6  # two voices: the best split separates them
+    one, _ = _close_voices([70], sep=0.0, spread=0.1)
+    assert within_split_similarity(one) > 0.95
+
+
+def test_split_margin_separates_similar_voices_but_not_one_voice() -> None:
+    x, truth = _close_voices([40, 30], sep=0.4, spread=0.12)  # centroid cosine ~0.83 > merge threshold 0.75
+    assert set(cluster_embeddings(x).tolist()) == {0}  # the absolute threshold merges them
+    assert _same_partition(cluster_embeddings(x, split_margin=0.135), truth)  # each voice is far tighter
+    for spread in (0.2, 0.3):  # one voice, even with the absolute threshold off, stays one
+        one, _ = _close_voices([70], sep=0.0, spread=spread)
+        assert set(cluster_embeddings(one, merge_threshold=0.0, split_margin=0.135).tolist()) == {0}
+
+
 # ---------------------------------------------------------------- attribution and overlap rules
+
+
+def test_overlap_second_speaker_where_votes_are_close() -> None:
+    votes = np.array([[1.0, 0.0], [0.9, 0.2], [0.5, 0.6], [0.0, 1.0], [0.0, 0.0], [0.4, 0.4]])
+    frame = np.array([0, 0, 1, 1, -1, 0])
+    # ratio 0.3: frame 1 (0.2 < 0.27) no; frame 2 runner-up 0 (0.5 >= 0.18) yes; frame 5 a tie
+    # (stable order: speaker 0 wins, 1 is runner-up) yes; no speech (-1) never
+    assert overlap_second_speaker(votes, frame, 0.3).tolist() == [-1, -1, 0, -1, -1, 1]
+    assert overlap_second_speaker(votes, frame, 0.0).tolist() == [-1, 1, 0, -1, -1, 1]
+    assert overlap_second_speaker(votes[:, :1], frame, 0.0).tolist() == [-1] * 6
 
 
 def test_word_goes_to_the_speaker_covering_most_of_it() -> None:
