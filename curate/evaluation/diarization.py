@@ -10,6 +10,9 @@ Systems, side by side on the same files:
   - none: one stream, i.e. one speaker over the Silero speech regions;
   - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated);
   - builtin_count_given: the same with the true speaker count (`--num-speakers`);
+  - builtin_v1(_count_given): the first iteration's rules on the same embeddings (no split margin,
+    no re-segmentation), the baseline of the second iteration;
+  - builtin_overlap(_count_given): the default plus the likely-overlap rule (`overlap_vote_ratio=0`);
   - oracle: the reference turns themselves (DER 0 by definition; its word attribution is the
     ceiling of the word rule, since words in overlapped speech have two candidates).
 Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
@@ -264,7 +267,16 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
                 said = asr_words(model, item.audio)
                 truth = attribute_words([(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0)
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
-    systems = ("none", "builtin", "builtin_count_given", "oracle")
+    systems = (
+        "none",
+        "builtin_v1",
+        "builtin_v1_count_given",
+        "builtin",
+        "builtin_count_given",
+        "builtin_overlap",
+        "builtin_overlap_count_given",
+        "oracle",
+    )
     scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "real")}
     for item in items:
         cpu0 = time.process_time()
@@ -274,11 +286,18 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
         seconds = len(item.audio) / SR
         row: dict[str, Any] = {"id": item.id, "group": item.group, "seconds": round(seconds, 1)}
         row["overlap_share_reference"] = overlap_share(item.reference)
-        given = diarizer.label(emb, len({t[0] for t in item.reference}))
+        n_ref = len({t[0] for t in item.reference})
+        given = diarizer.label(emb, n_ref)
+        first = replace(diarizer.options, split_margin=None, reseg_window_s=None, overlap_vote_ratio=None)
+        overlap = replace(diarizer.options, overlap_vote_ratio=0.0)
         for system, turns in (
             ("none", none_turns(diarizer, emb)),
+            ("builtin_v1", diarizer.label(emb, None, first)),
+            ("builtin_v1_count_given", diarizer.label(emb, n_ref, first)),
             ("builtin", hyp),
             ("builtin_count_given", given),
+            ("builtin_overlap", diarizer.label(emb, None, overlap)),
+            ("builtin_overlap_count_given", diarizer.label(emb, n_ref, overlap)),
             ("oracle", item.reference),
         ):
             sc = scores[item.group][system]
