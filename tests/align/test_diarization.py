@@ -17,6 +17,8 @@ from curate.align.diarization import (
     overlap_share,
     parse_method,
     read_rttm_turns,
+    resegment,
+    viterbi_path,
     within_split_similarity,
 )
 from curate.align.speaker_embedding import mel_filterbank, mel_frames, normalize_volume
@@ -110,6 +112,33 @@ def test_split_margin_separates_similar_voices_but_not_one_voice() -> None:
     for spread in (0.2, 0.3):  # one voice, even with the absolute threshold off, stays one
         one, _ = _close_voices([70], sep=0.0, spread=spread)
         assert set(cluster_embeddings(one, merge_threshold=0.0, split_margin=0.135).tolist()) == {0}
+
+
+# ---------------------------------------------------------------- re-segmentation rules
+
+
+def test_viterbi_path_switches_only_when_it_pays() -> None:
+    scores = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.6], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    # a one-step blip (gain 0.6) does not pay a switch penalty of 1 (two switches); the lasting change does
+    assert viterbi_path(scores, 1.0).tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert viterbi_path(scores, 0.0).tolist() == [0, 0, 1, 0, 1, 1, 1]
+    assert viterbi_path(scores, 10.0).tolist() == [1] * 7  # never worth switching: the label scoring 3.6 vs 3.0
+    assert viterbi_path(np.zeros((0, 2)), 1.0).shape == (0,)
+
+
+def test_resegment_moves_a_late_boundary_to_where_the_voice_changes() -> None:
+    centres = np.eye(2)  # two speakers' centroids
+    # 40 frames of speech, the true change at frame 20; the coarse labels put it at frame 26
+    frame = np.array([0] * 26 + [1] * 14 + [-1] * 5)
+    spans = [(a, a + 6) for a in range(0, 40, 2)]
+    emb = np.array([[1.0, 0.1] if a + 3 < 20 else [0.1, 1.0] for a, _ in spans])  # window centre decides
+    out = resegment(frame, centres, spans, emb, scale=2.0, prior=0.02, switch_penalty=4.0)
+    change = int(np.flatnonzero(np.diff(out[:40]))[0]) + 1
+    assert abs(change - 20) <= 2 and out[:40].min() == 0 and out[:40].max() == 1
+    assert out[40:].tolist() == [-1] * 5  # pauses stay pauses
+    # a single speaker, or no short windows: labels unchanged
+    assert resegment(frame, centres[:1], spans, emb, 2.0, 0.02, 4.0).tolist() == frame.tolist()
+    assert resegment(frame, centres, [], emb[:0], 2.0, 0.02, 4.0).tolist() == frame.tolist()
 
 
 # ---------------------------------------------------------------- attribution and overlap rules
