@@ -482,7 +482,8 @@ def resegment(
     Hann-weighted mean cosine between the short windows covering it and the speaker's centroid
     (`centres`, unit rows), times `scale`, plus `prior` for its current label; a Viterbi pass over
     the labelled frames (in order, pauses skipped) with `switch_penalty` per change picks the
-    labels. Frames no short window covers keep their label."""
+    labels. Frames no short window covers keep their label; a path that drops one of the
+    speakers of `frame` is not taken (the coarse labels are returned)."""
     frame = np.asarray(frame)
     n, k = frame.shape[0], centres.shape[0]
     idx = np.flatnonzero(frame >= 0)
@@ -496,8 +497,11 @@ def resegment(
         den[a:b] += w
     mean = np.where(den[:, None] > 0, num / np.maximum(den, 1e-12)[:, None], 0.0)
     scores = scale * mean[idx] + prior * np.eye(k)[frame[idx]]
+    path = viterbi_path(scores, switch_penalty)
+    if len(set(path.tolist())) < len(set(frame[idx].tolist())):
+        return frame.copy()  # never drop a speaker the clustering found (a given count stays given)
     out = frame.copy()
-    out[idx] = viterbi_path(scores, switch_penalty)
+    out[idx] = path
     return out
 
 

@@ -139,6 +139,11 @@ def test_resegment_moves_a_late_boundary_to_where_the_voice_changes() -> None:
     # a single speaker, or no short windows: labels unchanged
     assert resegment(frame, centres[:1], spans, emb, 2.0, 0.02, 4.0).tolist() == frame.tolist()
     assert resegment(frame, centres, [], emb[:0], 2.0, 0.02, 4.0).tolist() == frame.tolist()
+    # a speaker the Viterbi path would drop (a short turn under a large switch penalty) is kept
+    blip = np.array([0] * 18 + [1] * 4 + [0] * 18)
+    spans_b = [(a, a + 6) for a in range(0, 34, 2)]
+    emb_b = np.array([[1.0, 0.1]] * len(spans_b))
+    assert resegment(blip, centres, spans_b, emb_b, 2.0, 0.02, 40.0).tolist() == blip.tolist()
 
 
 # ---------------------------------------------------------------- attribution and overlap rules
