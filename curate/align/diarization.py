@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curate.align.items import read_rttm
 from curate.align.speaker_embedding import HOP, SAMPLE_RATE, VoiceEncoder, mel_frames, normalize_volume
 
 Turn = tuple[str, float, float]  # (speaker, start s, end s)
@@ -512,19 +512,6 @@ def _relabel_frames(frame: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- one interface for all methods
 
 
-def read_rttm_turns(path: str, file_id: str | None = None) -> list[Turn]:
-    """(speaker, start, end) turns of an RTTM file (those of `file_id` when the file has several)."""
-    turns = []
-    for line in Path(path).read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 8 and parts[0] == "SPEAKER":
-            turns.append((parts[1], parts[7], float(parts[3]), float(parts[3]) + float(parts[4])))
-    files = {t[0] for t in turns}
-    if file_id in files:
-        turns = [t for t in turns if t[0] == file_id]
-    return sorted((spk, s, e) for _, spk, s, e in turns)
-
-
 def pyannote_turns(pipeline_dir: str, audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
     try:
         import torch
@@ -562,7 +549,7 @@ def diarize_audio(
     if method == "rttm":
         if not rttm:
             return []
-        return read_rttm_turns(rttm, file_id)
+        return read_rttm(rttm, file_id)
     if method == "builtin":
         return builtin_diarizer()(audio16k, num_speakers=num_speakers)
     if method == "pyannote":

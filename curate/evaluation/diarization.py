@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.align.diarization import BuiltinDiarizer, DiarizerOptions, Turn, attribute_words, overlap_share, read_rttm_turns
+from curate.align.diarization import BuiltinDiarizer, DiarizerOptions, Turn, attribute_words, overlap_share
+from curate.align.items import read_rttm
 
 SR = 16000
 COLLAR = 0.5  # pyannote's collar is the total width: +-0.25 s around each reference boundary
@@ -84,11 +85,7 @@ def real_items(shared: Path) -> list[EvalItem]:
         parts = line.split(maxsplit=5)
         if len(parts) >= 5:
             stm.append((parts[2], float(parts[3]), float(parts[4])))
-    items.append(
-        EvalItem(
-            "pyannote_sample", "real", _load16k(sample / "sample.wav"), read_rttm_turns(str(sample / "sample.rttm"), "sample")
-        )
-    )
+    items.append(EvalItem("pyannote_sample", "real", _load16k(sample / "sample.wav")(str(sample / "sample.rttm"), "sample")))
     items[-1].word_reference = stm
     ami = base / "pyannote_ami_debug"
     for fid, part in (("dev00", "development"), ("tst00", "test")):
@@ -102,7 +99,7 @@ def real_items(shared: Path) -> list[EvalItem]:
                 f"ami_debug_{fid}",
                 "real",
                 _load16k(ami / f"{fid}.wav"),
-                read_rttm_turns(str(ami / f"debug.{part}.rttm"), fid),
+                read_rttm(str(ami / f"debug.{part}.rttm"), fid),
                 uem,
             )
         )

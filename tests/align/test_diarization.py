@@ -16,11 +16,11 @@ from curate.align.diarization import (
     overlap_second_speaker,
     overlap_share,
     parse_method,
-    read_rttm_turns,
     resegment,
     viterbi_path,
     within_split_similarity,
 )
+from curate.align.items import read_rttm
 from curate.align.speaker_embedding import mel_filterbank, mel_frames, normalize_volume
 
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
@@ -244,7 +244,7 @@ def sample16k() -> np.ndarray:
 
 def test_encoder_separates_the_two_telephone_speakers(sample16k: np.ndarray) -> None:
     enc = _encoder()
-    turns = read_rttm_turns(str(SAMPLE / "sample.rttm"), "sample")
+    turns = read_rttm(str(SAMPLE / "sample.rttm"), "sample")
     emb: dict[str, list[np.ndarray]] = {}
     for spk, s, e in turns:
         if e - s >= 1.6:
@@ -275,7 +275,7 @@ def test_builtin_diarizer_on_the_telephone_sample(sample16k: np.ndarray) -> None
     assert given == BuiltinDiarizer(diarizer.encoder).label(
         BuiltinDiarizer(diarizer.encoder).embed(sample16k), 2
     )  # deterministic
-    ref = read_rttm_turns(str(SAMPLE / "sample.rttm"), "sample")
+    ref = read_rttm(str(SAMPLE / "sample.rttm"), "sample")
 
     def ann(turns: list) -> Annotation:
         a = Annotation()
