@@ -34,9 +34,7 @@ blank lines); users can write their own and run `curate eval dedup --truth FILE`
 from __future__ import annotations
 
 import csv
-import gzip
 import html
-import io
 import json
 import random
 import re
@@ -49,6 +47,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import xxhash
+
+from curate.training.readers import open_text, read_jsonl
 
 SPLITS = ("train", "valid", "test")
 BOILERPLATE_KINDS = ("exact", "digit", "word", "template", "menu")
@@ -85,27 +85,8 @@ def clean_line(text: str) -> str:
 # reading the shared data
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    if path.suffix == ".zst":
-        import zstandard
-
-        return io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def _jsonl(path: Path) -> Iterator[dict]:
-    if not path.exists():
-        return
-    with _open_text(path) as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+    return read_jsonl(path) if path.exists() else iter(())
 
 
 class _ChromeParser(HTMLParser):
@@ -211,7 +192,7 @@ def ccaligned_sites(shared: Path) -> list[SiteSource]:
     pages: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
     for path in sorted((shared / "text" / "web_raw").glob("ccaligned_documents_*.tsv.gz")):
         side = path.name.split("-")[-1].split(".")[0].split("_")[0]
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for row in fh:
                 cols = row.rstrip("\n").split("\t")
                 if len(cols) < 5:

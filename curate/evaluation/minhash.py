@@ -20,7 +20,6 @@ J >= T. Reported:
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +38,7 @@ from curate.helium.minhash import (
     normalize_words_reference,
     shingle_set,
 )
+from curate.training.readers import read_jsonl
 
 SHARED_TEXT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "text"
 EDIT_FRACTIONS = (0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
@@ -53,14 +53,6 @@ class PlantedDocument:
     edit_fraction: float  # 0 for originals and unrelated documents
 
 
-def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def real_texts(limit: int, min_words: int = 100, root: Path = SHARED_TEXT) -> list[str]:
     """Real English web documents of at least `min_words` words, exact duplicates removed."""
     sources = [
@@ -73,7 +65,7 @@ def real_texts(limit: int, min_words: int = 100, root: Path = SHARED_TEXT) -> li
     for path in sources:
         if not path.exists():
             continue
-        for row in _jsonl(path):
+        for row in read_jsonl(path):
             text = row.get("text") or ""
             if len(text.split()) >= min_words and text not in seen:
                 seen.add(text)

@@ -484,8 +484,6 @@ def run_helium(
         scheduler = _Scheduler(todo, config, output_dir, done, workers, on_progress)
         failures = scheduler.run()
         step_stats = {stage: stats.to_dict() for stage, stats in scheduler.step_stats.items()}
-        for actor in scheduler.processors:  # idle now: free the CPUs they hold (the MinHash tasks need them)
-            ray.kill(actor)
     if config.minhash:
         storage.clean_temporaries(output_dir)  # left by workers that died mid-write; their parts were redone
     else:  # also outputs written but never committed (object stores: nothing is renamed, they are visible)
@@ -691,4 +689,6 @@ class _Scheduler:
                 self._reader_answered(by_ref[ref])
             else:
                 self._work_done(ref)
+        for actor in self.processors:  # idle now: free the CPUs they hold (later stages, e.g. MinHash, need them)
+            ray.kill(actor)
         return self.failures

@@ -131,6 +131,18 @@ def open_text(path: str | Path) -> io.TextIOWrapper:
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="replace", newline="")
 
 
+def read_jsonl(path: str | Path) -> Iterator[dict]:
+    """The JSON objects of a (compressed) JSONL file; lines that are not a JSON object are skipped."""
+    with open_text(path) as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
 def _sniff(path: Path) -> str:
     with open_binary(path) as fh:
         head = fh.read(4096).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
