@@ -44,6 +44,8 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("zero_id", int | None, typer.Option(
         None, "--zero-id", help="Zero token for the frames before text starts with a negative delay (default -1).")),
     ("main_speaker", str | None, typer.Option(None, "--main-speaker", help="Speaker label of the main stream (default SPEAKER_MAIN).")),
+    ("max_overlap_share", float | None, typer.Option(
+        None, "--max-overlap-share", help="Drop windows of diarized files whose overlapped-speech share is above this (0-1).")),
     ("mimi_weights", str | None, typer.Option(
         None, "--mimi-weights", help="Mimi checkpoint: adds `codes` int16 [16, T] per window (extra curate\\[mimi]).")),
     ("mimi_device", str | None, typer.Option(None, "--mimi-device", help="cpu | cuda (default cuda when present).")),

@@ -349,3 +349,33 @@ def test_stats_command_reads_a_shards_folder(run: tuple[Path, dict]) -> None:
     result = CliRunner().invoke(app, ["stats", str(out)])
     assert result.exit_code == 0, result.output
     assert f"windows: {stats['windows']}" in result.output
+
+
+def test_max_overlap_share_drops_overlapped_windows(tokenizer: Path, tmp_path: Path) -> None:
+    """`--max-overlap-share 0.2` on a diarized mono file: the windows whose turns overlap more are dropped
+    and counted, the others carry their `overlap_share` in the Parquet rows."""
+    from typer.testing import CliRunner
+
+    from curate.align.diarization import overlap_share
+    from curate.cli import app
+
+    record = dict(alignment_records()["acoustic_mono"], id="diarized_mono", stream_mode="diarized")
+    # 8 s windows: [0, 8) half overlapped, [8, 16) no overlap, [16, 24) a quarter, [24, 26.7) none
+    turns = [["A", 0.0, 8.0], ["B", 4.0, 12.0], ["A", 12.0, 20.0], ["B", 18.0, 26.0]]
+    record["diarization_turns"] = turns
+    folder = tmp_path / "alignments"
+    folder.mkdir()
+    (folder / "diarized_mono.json").write_text(json.dumps(record))
+    out = tmp_path / "out"
+    args = ["shards", str(folder), "-o", str(out), "--tokenizer", str(tokenizer), "--format", "parquet", "--window", "8"]
+    result = CliRunner().invoke(app, [*args, "--max-overlap-share", "0.2"])
+    assert result.exit_code == 0, result.output
+    expected = [overlap_share([tuple(t) for t in turns], s, s + 8.0) for s in (0.0, 8.0, 16.0, 24.0)]
+    assert expected == [0.5, 0.0, 0.25, 0.0]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["windows_dropped_overlap"] == 2 and stats["windows"] == 2 and stats["files_ok"] == 1
+    table = pq.read_table(shard_paths(out)[0], columns=["window_start", "overlap_share"])
+    assert table.column("window_start").to_pylist() == [8.0, 24.0]
+    assert table.column("overlap_share").to_pylist() == [0.0, 0.0]
+    bad = CliRunner().invoke(app, [*args, "--max-overlap-share", "1.5", "--no-resume"])
+    assert bad.exit_code == 2 and "max-overlap-share" in bad.output and "Traceback" not in bad.output
