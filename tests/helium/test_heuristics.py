@@ -12,6 +12,7 @@ from datatrove.data import Document
 from curate.helium.heuristics import (
     C4Lines,
     GopherQuality,
+    GopherRepetition,
     c4_filter,
     c4_line_kept,
     dup_ngram_char_fraction,
@@ -155,7 +156,11 @@ def test_steps_drop_with_the_rule_name_and_use_the_language() -> None:
 
 
 def test_rule_overrides_from_yaml() -> None:
-    assert rule_from(GopherQuality(), {"min_words": 5}).min_words == 5
-    assert rule_from(C4Lines(), None) == C4Lines()
-    with pytest.raises(ValueError, match="unknown GopherQuality keys: min_wrds"):
-        rule_from(GopherQuality(), {"min_wrds": 5})
+    assert rule_from(GopherQuality, {"min_words": 5}).min_words == 5
+    assert rule_from(C4Lines, None) == C4Lines()
+    with pytest.raises(ValueError, match=r"unknown option\(s\) min_wrds in the GopherQuality rule \(known: .*min_words"):
+        rule_from(GopherQuality, {"min_wrds": 5})
+    rule = rule_from(GopherRepetition, {"max_dup_ngram_char_fraction": {"5": 0.2}})
+    assert rule.max_dup_ngram_char_fraction == {5: 0.2}
+    with pytest.raises(ValueError, match="n-gram sizes must be in 2..10"):
+        rule_from(GopherRepetition, {"max_top_ngram_char_fraction": {"12": 0.2}})

@@ -11,12 +11,12 @@ and records how many (`lines_removed_c4`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 from datatrove.data import Document
 
+from curate.core.config import build_config
 from curate.helium.heuristics import (
     C4_REASONS,
     GOPHER_QUALITY_REASONS,
@@ -32,22 +32,18 @@ from curate.helium.heuristics import (
 from curate.helium.steps.base import DocumentStep, drop
 from curate.helium.stopwords import STOP_WORDS
 
+T = TypeVar("T")
 
-def rule_from(defaults: Any, overrides: Mapping[str, Any] | None) -> Any:
-    """A rule dataclass with YAML overrides (unknown keys are a user error)."""
-    if not overrides:
-        return defaults
-    known = {f.name for f in fields(defaults)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown {type(defaults).__name__} keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    values = dict(overrides)
+
+def rule_from(cls: type[T], overrides: Mapping[str, Any] | None) -> T:
+    """A rule dataclass with YAML overrides (unknown keys are a user error, as for every config)."""
+    values = dict(overrides or {})
     for key in ("max_top_ngram_char_fraction", "max_dup_ngram_char_fraction"):
         if key in values:
             values[key] = {int(k): float(v) for k, v in values[key].items()}
             if not set(values[key]) <= set(NGRAM_SIZES):
                 raise ValueError(f"{key}: n-gram sizes must be in 2..10, not {sorted(values[key])}")
-    return replace(defaults, **values)
+    return build_config(cls, values, f"the {cls.__name__} rule")
 
 
 class _LanguageAware(DocumentStep):
@@ -75,7 +71,7 @@ class GopherQualityFilter(_LanguageAware):
         batch_size: int = 512,
     ) -> None:
         super().__init__(default_language, batch_size)
-        self.rule = rule_from(GopherQuality(), rule)
+        self.rule = rule_from(GopherQuality, rule)
         self.stop_words = {k: frozenset(w.lower() for w in v) for k, v in {**STOP_WORDS, **(stop_words or {})}.items()}
 
     def process_batch(self, docs: list[Document]) -> None:
@@ -96,7 +92,7 @@ class GopherRepetitionFilter(_LanguageAware):
 
     def __init__(self, rule: Mapping[str, Any] | None = None, default_language: str = "en", batch_size: int = 512) -> None:
         super().__init__(default_language, batch_size)
-        self.rule = rule_from(GopherRepetition(), rule)
+        self.rule = rule_from(GopherRepetition, rule)
 
     def process_batch(self, docs: list[Document]) -> None:
         for doc in docs:
@@ -115,7 +111,7 @@ class C4LineFilter(_LanguageAware):
 
     def __init__(self, rule: Mapping[str, Any] | None = None, default_language: str = "en", batch_size: int = 512) -> None:
         super().__init__(default_language, batch_size)
-        self.rule = rule_from(C4Lines(), rule)
+        self.rule = rule_from(C4Lines, rule)
 
     def process_batch(self, docs: list[Document]) -> None:
         for doc in docs:
