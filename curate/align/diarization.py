@@ -54,6 +54,18 @@ class DiarizerOptions:
     reseg_scale: float = 2.0  # per 10 ms frame: scale x cosine to each centroid + prior for the current label,
     reseg_prior: float = 0.02  # a change of speaker costs reseg_penalty (all set on dev)
     reseg_penalty: float = 4.0
+    segmentation: bool = True  # local speaker activity (pyannote/segmentation in numpy): overlap + count evidence
+    seg_step_s: float = 2.5  # 5 s chunks every seg_step_s
+    seg_overlap_threshold: float | None = 0.5  # frames whose second-most-active local speaker reaches this
+    # get a second speaker (the nearest other speaker in time); None = no overlap output
+    seg_count_min_s: float | None = 2.0  # a chunk where two local speakers each speak this long means the
+    # file has at least two speakers (None = the count comes from the clustering alone)
+    seg_third_min_s: float = 0.5  # more than two speakers only if some chunk holds a third local speaker
+    # this long (not tunable on dev, which has no 3-speaker file: 10x the largest spurious value there)
+    seg_activity_threshold: float = 0.5
+    seg_second: str = "nearest"  # who the second speaker of an overlapped frame is: nearest | vote
+    seg_speech_threshold: float | None = 0.7  # also speech: frames where the segmentation's most active
+    # local speaker reaches this (labelled from the nearest labelled frame)
     vad_threshold: float = 0.25  # tuned on the dev conversations (0.5 missed 20 % of the speech)
     vad_min_silence_ms: int = 150
     vad_pad_ms: int = 60
@@ -232,6 +244,73 @@ def overlap_second_speaker(votes: np.ndarray, frame: np.ndarray, ratio: float) -
     return out
 
 
+def segmentation_to_frames(starts: np.ndarray, activity: np.ndarray, n_frames: int) -> np.ndarray:
+    """Local speaker activity of overlapping chunks -> [n_frames, speakers] on the 10 ms grid: per
+    segmentation frame the activities sorted in decreasing order (local speaker identities mean
+    nothing across chunks, ranks do: column 0 is speech, column 1 overlapped speech), averaged over
+    the chunks covering each 10 ms frame (frame j of a chunk starting at sample s is centred on
+    s + 495 + 270 j; each 10 ms frame takes its nearest segmentation frame)."""
+    from curate.align.segmentation import FRAME_STEP, RECEPTIVE_FIELD
+
+    activity = np.asarray(activity, dtype=np.float64)
+    n_chunks, n_seg, k = activity.shape if activity.ndim == 3 else (0, 0, 1)
+    total = np.zeros((n_frames, k))
+    count = np.zeros(n_frames)
+    ranked = -np.sort(-activity, axis=2) if n_chunks else activity
+    half = RECEPTIVE_FIELD // 2
+    for c in range(n_chunks):
+        s = int(starts[c])
+        first = max(0, -(-(s + half - FRAME_STEP // 2) // HOP))
+        last = min(n_frames, (s + half + FRAME_STEP * n_seg - FRAME_STEP // 2) // HOP)
+        if last <= first:
+            continue
+        g = np.arange(first, last)
+        j = np.clip(np.rint((g * HOP - s - half) / FRAME_STEP).astype(np.int64), 0, n_seg - 1)
+        total[first:last] += ranked[c, j]
+        count[first:last] += 1
+    return total / np.maximum(count, 1)[:, None]
+
+
+def local_speaker_evidence(activity: np.ndarray, threshold: float = 0.5, rank: int = 2, frame_s: float = 270 / 16000) -> float:
+    """Seconds that the `rank`-th most talkative local speaker speaks in the chunk where that is
+    longest (0.0 without such a chunk): a chunk in which two (rank 2) or three (rank 3) local
+    speakers each speak a while is evidence of that many speakers in the file.
+    `activity`: [chunks, frames, local speakers], active above `threshold`."""
+    activity = np.asarray(activity)
+    if activity.ndim != 3 or activity.shape[0] == 0 or activity.shape[2] < rank:
+        return 0.0
+    seconds = (activity > threshold).sum(axis=1) * frame_s  # [chunks, local speakers]
+    return float(np.sort(seconds, axis=1)[:, -rank].max())
+
+
+def nearest_other_speaker(frame: np.ndarray, overlap: np.ndarray) -> np.ndarray:
+    """Second speaker of likely overlapped frames (Bullock et al. 2020): for each frame with
+    `overlap` and a speaker (`frame` >= 0), the other speaker whose nearest own frame is closest in
+    time (ties: the smaller label), else -1."""
+    frame = np.asarray(frame)
+    overlap = np.asarray(overlap, dtype=bool)
+    n = frame.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    labels = sorted(set(frame[frame >= 0].tolist()))
+    if len(labels) < 2:
+        return out
+    idx = np.arange(n)
+    dist = np.full((n, len(labels)), np.inf)
+    for col, lab in enumerate(labels):
+        pos = np.flatnonzero(frame == lab)
+        k = np.searchsorted(pos, idx)
+        before = np.where(k > 0, idx - pos[np.maximum(k - 1, 0)], np.inf)
+        after = np.where(k < len(pos), pos[np.minimum(k, len(pos) - 1)] - idx, np.inf)
+        dist[:, col] = np.minimum(before, after)
+    own = np.array([labels.index(v) if v >= 0 else -1 for v in frame.tolist()])
+    rows = np.flatnonzero(overlap & (frame >= 0))
+    dist[rows, own[rows]] = np.inf
+    best = np.argmin(dist[rows], axis=1)
+    ok = np.isfinite(dist[rows, best])
+    out[rows[ok]] = np.array(labels)[best[ok]]
+    return out
+
+
 def viterbi_path(scores: np.ndarray, switch_penalty: float) -> np.ndarray:
     """Best label sequence for per-step label scores [steps, labels] (higher is better) when
     every change of label costs `switch_penalty` (a two-state-or-more HMM with uniform switches)."""
@@ -338,14 +417,23 @@ class Embedded:
     window: int  # full window length in frames
     short_spans: list[tuple[int, int]] = field(default_factory=list)  # re-segmentation windows
     short_embeddings: np.ndarray | None = None
+    seg_starts: np.ndarray | None = None  # segmentation chunk starts (samples)
+    seg_activity: np.ndarray | None = None  # [chunks, 293, 3] local speaker activity
 
 
 class BuiltinDiarizer:
     """Silero VAD + GE2E window embeddings + clustering; load once per worker, call per file."""
 
-    def __init__(self, encoder: VoiceEncoder | None = None, options: DiarizerOptions = DiarizerOptions()) -> None:
+    def __init__(
+        self, encoder: VoiceEncoder | None = None, options: DiarizerOptions = DiarizerOptions(), segmenter: Any = None
+    ) -> None:
         self.encoder = encoder or VoiceEncoder.bundled()
         self.options = options
+        self.segmenter = segmenter
+        if self.segmenter is None and options.segmentation:
+            from curate.align.segmentation import Segmentation
+
+            self.segmenter = Segmentation.bundled()
 
     def __call__(self, audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
         return self.label(self.embed(audio16k), num_speakers)
@@ -373,7 +461,21 @@ class BuiltinDiarizer:
             embeddings = self._embed(mel, spans)
             if short:
                 short_embeddings = self._embed(mel, short)
-        return Embedded(speech, spans, embeddings, win, short if short_embeddings is not None else [], short_embeddings)
+        emb = Embedded(speech, spans, embeddings, win, short if short_embeddings is not None else [], short_embeddings)
+        if opt.segmentation:
+            self.segment(emb, audio16k)
+        return emb
+
+    def segment(self, emb: Embedded, audio16k: np.ndarray) -> Embedded:
+        """Local speaker activity (5 s chunks every `seg_step_s`) into `emb` (files with speech)."""
+        if self.segmenter is None:
+            from curate.align.segmentation import Segmentation
+
+            self.segmenter = Segmentation.bundled()
+        if audio16k.size and emb.speech.any():
+            step = max(10, int(round(self.options.seg_step_s * SAMPLE_RATE / 10)) * 10)
+            emb.seg_starts, emb.seg_activity = self.segmenter.forward_file(np.asarray(audio16k, dtype=np.float32), step)
+        return emb
 
     def label(self, emb: Embedded, num_speakers: int | None = None, options: DiarizerOptions | None = None) -> list[Turn]:
         """The cheap half: clustering and frame labels (re-run freely, e.g. to tune a threshold)."""
@@ -397,6 +499,18 @@ class BuiltinDiarizer:
             split_margin=opt.split_margin,
         )
         k = int(base_labels.max()) + 1
+        use_seg = opt.segmentation and emb.seg_activity is not None
+        if not num_speakers and use_seg and opt.seg_count_min_s is not None:
+            act, thr = emb.seg_activity, opt.seg_activity_threshold
+            two = k == 1 and local_speaker_evidence(act, thr, 2) >= opt.seg_count_min_s
+            # one speaker found, but the segmentation heard two local speakers talk a while in one
+            # chunk; or three or more found, but no chunk ever holds a third local speaker
+            if two or (k >= 3 and local_speaker_evidence(act, thr, 3) < opt.seg_third_min_s):
+                base_labels = cluster_embeddings(embeddings[base], num_speakers=2, fine_clusters=opt.fine_clusters)
+                k = int(base_labels.max()) + 1
+        ranked = segmentation_to_frames(emb.seg_starts, emb.seg_activity, n_frames) if use_seg else None
+        if ranked is not None and opt.seg_speech_threshold is not None:
+            speech = speech | (ranked[:, 0] >= opt.seg_speech_threshold)
         centres = _normalize_rows(np.stack([embeddings[base][base_labels == j].mean(0) for j in range(k)]))
         labels[base] = base_labels
         if (~base).any():
@@ -420,6 +534,16 @@ class BuiltinDiarizer:
             )
         order = _first_appearance_order(frame)
         turns = frame_labels_to_turns(_apply_order(frame, order))
+        if ranked is not None and opt.seg_overlap_threshold is not None and len(order) >= 2:
+            if ranked.shape[1] >= 2:
+                over = ranked[:, 1] >= opt.seg_overlap_threshold
+                if opt.seg_second == "vote":
+                    second = overlap_second_speaker(votes, frame, 0.0)
+                    second[~over] = -1
+                else:
+                    second = nearest_other_speaker(frame, over)
+                second[~speech] = -1
+                turns = sorted(turns + frame_labels_to_turns(_apply_order(second, order)), key=lambda t: (t[1], t[2], t[0]))
         if opt.overlap_vote_ratio is not None and k >= 2:
             second = overlap_second_speaker(votes, frame, opt.overlap_vote_ratio)
             second[~speech] = -1

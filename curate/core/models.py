@@ -60,6 +60,16 @@ BUNDLED: dict[str, BundledModel] = {
         parts=(WheelMember("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
         option="--speaker-model",
     ),
+    # pyannote/segmentation (MIT; pyannote.audio PyanNet, 2022) as redistributed inside the whisperx
+    # wheel (BSD-2-Clause) as its VAD model: weights only, read and run without torch
+    # (curate/align/segmentation.py); whisperx itself is never installed
+    "segmentation-pyannote": BundledModel(
+        name="segmentation-pyannote",
+        filename="segmentation-pyannote/pytorch_model.bin",
+        sha256="0b5b3216d60a2d32fc086b47ea8c67589aaeb26b7e07fcbe620d6d0b83e209ea",
+        parts=(WheelMember("whisperx", "3.8.6", "whisperx/assets/pytorch_model.bin"),),
+        option="--segmentation-model",
+    ),
     # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
     "whisper-base-ct2": BundledModel(
         name="whisper-base-ct2",

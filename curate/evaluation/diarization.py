@@ -8,11 +8,11 @@ Data (all real speech):
     clustering thresholds, the `test` pairs are reported.
 Systems, side by side on the same files:
   - none: one stream, i.e. one speaker over the Silero speech regions;
-  - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated);
+  - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated; with the
+    segmentation model: overlapped speech gets a second speaker, the count evidence);
   - builtin_count_given: the same with the true speaker count (`--num-speakers`);
-  - builtin_v1(_count_given): the first iteration's rules on the same embeddings (no split margin,
-    no re-segmentation), the baseline of the second iteration;
-  - builtin_overlap(_count_given): the default plus the likely-overlap rule (`overlap_vote_ratio=0`);
+  - builtin_previous(_count_given): the second iteration's rules on the same embeddings (no
+    segmentation model: no overlap output, the count from the clustering alone), the baseline;
   - oracle: the reference turns themselves (DER 0 by definition; its word attribution is the
     ceiling of the word rule, since words in overlapped speech have two candidates).
 Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
@@ -85,7 +85,9 @@ def real_items(shared: Path) -> list[EvalItem]:
         parts = line.split(maxsplit=5)
         if len(parts) >= 5:
             stm.append((parts[2], float(parts[3]), float(parts[4])))
-    items.append(EvalItem("pyannote_sample", "real", _load16k(sample / "sample.wav")(str(sample / "sample.rttm"), "sample")))
+    items.append(
+        EvalItem("pyannote_sample", "real", _load16k(sample / "sample.wav"), read_rttm(str(sample / "sample.rttm"), "sample"))
+    )
     items[-1].word_reference = stm
     ami = base / "pyannote_ami_debug"
     for fid, part in (("dev00", "development"), ("tst00", "test")):
@@ -256,6 +258,7 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
         )
         diarizer.options = best
     report["options"] = diarizer.options.__dict__
+    options = diarizer.options
     items = built_items(shared, "test", per_pair, src_words) + real_items(shared)
     if words:
         model = _whisper()
@@ -264,44 +267,41 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
                 said = asr_words(model, item.audio)
                 truth = attribute_words([(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0)
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
-    systems = (
-        "none",
-        "builtin_v1",
-        "builtin_v1_count_given",
-        "builtin",
-        "builtin_count_given",
-        "builtin_overlap",
-        "builtin_overlap_count_given",
-        "oracle",
-    )
+    systems = ("none", "builtin_previous", "builtin_previous_count_given", "builtin", "builtin_count_given", "oracle")
     scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "real")}
+    previous = replace(diarizer.options, segmentation=False)
     for item in items:
+        seconds = len(item.audio) / SR
+        diarizer.options = previous
         cpu0 = time.process_time()
         emb = diarizer.embed(item.audio)
+        cpu_embed = time.process_time() - cpu0
+        cpu0 = time.process_time()
+        hyp_previous = diarizer.label(emb, None, previous)
+        cpu_previous = cpu_embed + time.process_time() - cpu0
+        diarizer.options = options
+        cpu0 = time.process_time()
+        diarizer.segment(emb, item.audio)
         hyp = diarizer.label(emb)
-        cpu = time.process_time() - cpu0
-        seconds = len(item.audio) / SR
+        cpu = cpu_embed + time.process_time() - cpu0
         row: dict[str, Any] = {"id": item.id, "group": item.group, "seconds": round(seconds, 1)}
         row["overlap_share_reference"] = overlap_share(item.reference)
         n_ref = len({t[0] for t in item.reference})
-        given = diarizer.label(emb, n_ref)
-        first = replace(diarizer.options, split_margin=None, reseg_window_s=None, overlap_vote_ratio=None)
-        overlap = replace(diarizer.options, overlap_vote_ratio=0.0)
         for system, turns in (
             ("none", none_turns(diarizer, emb)),
-            ("builtin_v1", diarizer.label(emb, None, first)),
-            ("builtin_v1_count_given", diarizer.label(emb, n_ref, first)),
+            ("builtin_previous", hyp_previous),
+            ("builtin_previous_count_given", diarizer.label(emb, n_ref, previous)),
             ("builtin", hyp),
-            ("builtin_count_given", given),
-            ("builtin_overlap", diarizer.label(emb, None, overlap)),
-            ("builtin_overlap_count_given", diarizer.label(emb, n_ref, overlap)),
+            ("builtin_count_given", diarizer.label(emb, n_ref)),
             ("oracle", item.reference),
         ):
             sc = scores[item.group][system]
             row[system] = sc.add(item, turns)
-        scores[item.group]["builtin"].cpu += cpu
-        scores[item.group]["builtin"].seconds += seconds
+        for system, spent in (("builtin_previous", cpu_previous), ("builtin", cpu)):
+            scores[item.group][system].cpu += spent
+            scores[item.group][system].seconds += seconds
         row["cpu_s_per_audio_s"] = round(cpu / seconds, 4)
+        row["cpu_s_per_audio_s_previous"] = round(cpu_previous / seconds, 4)
         report["files"].append(row)
     for group, by_system in scores.items():
         report["groups"][group] = {system: sc.summary() for system, sc in by_system.items()}

@@ -1,0 +1,304 @@
+"""Local speaker activity, overlap included: pyannote's PyanNet segmentation model in numpy.
+
+The weights are `whisperx/assets/pytorch_model.bin` from the PyPI wheel `whisperx==3.8.6`
+(BSD-2-Clause wheel; the checkpoint is pyannote/segmentation, pyannote.audio "0.0.1" / torch
+1.10, MIT, Hervé Bredin, CNRS; whisperx ships it as its VAD model), SHA-256 0b5b3216…09ea,
+installed into `models/` by `make models` without installing whisperx (it would pull torch).
+The file is a zip torch checkpoint (pytorch-lightning); `load_torch_zip` reads its tensors with a
+restricted unpickler (no torch import; the non-tensor pyannote / omegaconf / lightning objects
+become inert placeholders, no code of theirs runs).
+
+The network, following pyannote.audio 4.0.7 `PyanNet` + `SincNet` and asteroid-filterbanks
+`ParamSincFB` exactly (checked against pyannote.audio in torch: docs/diarization.md):
+
+  5 s chunk at 16 kHz -> InstanceNorm -> 80 parametric sinc filters (251 taps, stride 10) -> |.|
+  -> MaxPool 3 -> InstanceNorm -> LeakyReLU -> Conv1d 80->60 (5) -> MaxPool 3 -> InstanceNorm ->
+  LeakyReLU -> Conv1d 60->60 (5) -> MaxPool 3 -> InstanceNorm -> LeakyReLU (293 frames, 16.9 ms)
+  -> 4-layer bidirectional LSTM (128) -> 2 x (Linear 128, LeakyReLU) -> Linear 3 -> sigmoid:
+  the activity of up to 3 local speakers per frame (permutation-invariant: the speaker order means
+  nothing across chunks).
+
+The sinc convolution is linear, so it runs once over the whole file; each chunk's input
+normalisation (a scale and a shift) is applied to its slice exactly.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+MODEL_NAME = "segmentation-pyannote"
+CHUNK = 80000  # 5 s, the model's training duration
+SINC_STRIDE = 10
+FRAME_STEP = 270  # samples per output frame: 10 x 3 x 3 x 3
+RECEPTIVE_FIELD = 991  # samples seen by one output frame
+EPS = 1e-5  # InstanceNorm1d
+_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+
+
+class _Inert:
+    """Stand-in for a non-tensor object of the checkpoint (pyannote, omegaconf, lightning): it
+    keeps what it was given and runs nothing."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
+        obj = object.__new__(cls)
+        obj.args = args
+        obj.state = None
+        return obj
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert(*args)
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # a dict-like object's items: dropped
+        pass
+
+    def append(self, value: Any) -> None:  # a list-like object's items: dropped
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Storage:
+    key: str
+    dtype: Any
+
+
+class _ZipUnpickler(pickle.Unpickler):
+    def __init__(self, fh: Any, archive: zipfile.ZipFile, prefix: str) -> None:
+        super().__init__(fh)
+        self.archive, self.prefix = archive, prefix
+        self.storages: dict[str, np.ndarray] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return self._rebuild_tensor
+        if module == "torch" and name in _DTYPES:
+            return _DTYPES[name]
+        if module == "collections" and name in ("OrderedDict", "defaultdict"):
+            return super().find_class(module, name) if name == "OrderedDict" else _Inert
+        if module in ("builtins", "__builtin__") and name in ("dict", "list", "tuple", "set", "int", "float", "str", "long"):
+            return super().find_class("builtins", "int" if name == "long" else name)
+        return _Inert  # any other class: an inert placeholder (never imported, never run)
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        # ('storage', storage type, key, location, numel)
+        if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage" and isinstance(pid[1], type)):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+        key = str(pid[2])
+        if key not in self.storages:
+            raw = self.archive.read(f"{self.prefix}data/{key}")
+            self.storages[key] = np.frombuffer(raw, dtype=np.dtype(pid[1]).newbyteorder("<"))
+        return _Storage(key, pid[1])
+
+    def _rebuild_tensor(self, storage: _Storage, offset: int, size: Any, stride: Any, *_: Any) -> np.ndarray:
+        flat = self.storages[storage.key]
+        arr = np.lib.stride_tricks.as_strided(
+            flat[offset:], shape=tuple(size), strides=tuple(s * flat.dtype.itemsize for s in stride)
+        )
+        return np.array(arr)
+
+
+def load_torch_zip(path: str | Path) -> dict[str, Any]:
+    """Read a zip torch checkpoint (torch >= 1.6) into plain Python + numpy arrays, without torch."""
+    with zipfile.ZipFile(path) as archive:
+        pkl = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+        if pkl is None:
+            raise ValueError(f"{path}: not a zip torch checkpoint")
+        prefix = pkl[: -len("data.pkl")]
+        with archive.open(pkl) as fh:
+            return _ZipUnpickler(fh, archive, prefix).load()
+
+
+# ---------------------------------------------------------------- network
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _leaky_relu(x: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, x, np.float32(0.01) * x)
+
+
+def _instance_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[batch, time, channels], normalised over time per channel (biased variance, eps 1e-5)."""
+    mean = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    return ((x - mean) / np.sqrt(var + EPS) * weight + bias).astype(np.float32)
+
+
+def _max_pool3(x: np.ndarray) -> np.ndarray:
+    n = x.shape[1] // 3
+    return x[:, : 3 * n].reshape(x.shape[0], n, 3, x.shape[2]).max(axis=2)
+
+
+def _conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[batch, time, in] -> [batch, time - k + 1, out]; weight [out, in, k] (torch layout)."""
+    out_ch, in_ch, k = weight.shape
+    n = x.shape[1] - k + 1
+    y = np.zeros((x.shape[0], n, out_ch), dtype=np.float32)
+    for j in range(k):
+        y += x[:, j : j + n] @ np.ascontiguousarray(weight[:, :, j].T)
+    return y + bias
+
+
+def sinc_filters(low_hz_: np.ndarray, band_hz_: np.ndarray, window_: np.ndarray, n_: np.ndarray) -> np.ndarray:
+    """asteroid-filterbanks ParamSincFB(80, 251, min_low_hz=50, min_band_hz=50).filters() -> [80, 251]."""
+    low = 50.0 + np.abs(low_hz_.astype(np.float32))
+    high = np.clip(low + 50.0 + np.abs(band_hz_.astype(np.float32)), 50.0, SAMPLE_RATE / 2)
+    band = (high - low)[:, 0]
+    ft_low, ft_high = low @ n_, high @ n_
+    cos_left = (np.sin(ft_high) - np.sin(ft_low)) / (n_ / 2) * window_
+    sin_left = (np.cos(ft_low) - np.cos(ft_high)) / (n_ / 2) * window_
+    cos = np.concatenate([cos_left, 2 * band[:, None], cos_left[:, ::-1]], axis=1)
+    sin = np.concatenate([sin_left, np.zeros_like(band)[:, None], -sin_left[:, ::-1]], axis=1)
+    return (np.concatenate([cos, sin], axis=0) / (2 * np.concatenate([band, band])[:, None])).astype(np.float32)
+
+
+class Segmentation:
+    """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers) in numpy."""
+
+    def __init__(self, state: dict[str, np.ndarray]) -> None:
+        f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+        self.wav_w = float(f32["sincnet.wav_norm1d.weight"][0])
+        self.wav_b = float(f32["sincnet.wav_norm1d.bias"][0])
+        p = "sincnet.conv1d.0.filterbank."
+        self.filters = sinc_filters(f32[p + "low_hz_"], f32[p + "band_hz_"], f32[p + "window_"], f32[p + "n_"])
+        self.filter_sums = self.filters.sum(axis=1)
+        self.convs = [(f32[f"sincnet.conv1d.{k}.weight"], f32[f"sincnet.conv1d.{k}.bias"]) for k in (1, 2)]
+        self.norms = [(f32[f"sincnet.norm1d.{k}.weight"], f32[f"sincnet.norm1d.{k}.bias"]) for k in range(3)]
+        self.lstm = []
+        k = 0
+        while f"lstm.weight_ih_l{k}" in f32:
+            layer = []
+            for suffix in ("", "_reverse"):
+                w_ih, w_hh = f32[f"lstm.weight_ih_l{k}{suffix}"], f32[f"lstm.weight_hh_l{k}{suffix}"]
+                bias = f32[f"lstm.bias_ih_l{k}{suffix}"] + f32[f"lstm.bias_hh_l{k}{suffix}"]
+                layer.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), bias))
+            self.lstm.append(layer)
+            k += 1
+        self.linear = []
+        k = 0
+        while f"linear.{k}.weight" in f32:
+            self.linear.append((np.ascontiguousarray(f32[f"linear.{k}.weight"].T), f32[f"linear.{k}.bias"]))
+            k += 1
+        self.classifier = (np.ascontiguousarray(f32["classifier.weight"].T), f32["classifier.bias"])
+        self.num_speakers = self.classifier[1].shape[0]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Segmentation:
+        checkpoint = load_torch_zip(path)
+        state = checkpoint.get("state_dict", checkpoint)
+        return cls({k: v for k, v in state.items() if isinstance(v, np.ndarray)})
+
+    @classmethod
+    def bundled(cls) -> Segmentation:
+        from curate.core.models import bundled_model_path
+
+        return cls.from_file(bundled_model_path(MODEL_NAME))
+
+    @staticmethod
+    def num_frames(num_samples: int) -> int:
+        n = 1 + (num_samples - 251) // SINC_STRIDE
+        for k in (3, 5, 3, 5, 3):
+            n = 1 + (n - k) // (3 if k == 3 else 1)
+        return n
+
+    def forward(self, chunks: np.ndarray) -> np.ndarray:
+        """[batch, samples] waveforms (16 kHz) -> speaker activity probabilities [batch, frames, 3]."""
+        x = np.asarray(chunks, dtype=np.float32)
+        n = 1 + (x.shape[1] - self.filters.shape[1]) // SINC_STRIDE
+        frames = np.lib.stride_tricks.as_strided(
+            x, shape=(x.shape[0], n, self.filters.shape[1]), strides=(x.strides[0], x.strides[1] * SINC_STRIDE, x.strides[1])
+        )
+        mean = x.mean(axis=1)
+        scale = self.wav_w / np.sqrt(x.var(axis=1) + EPS)
+        raw = frames @ self.filters.T  # the filters applied to the raw chunk
+        return self._after_sinc(raw, mean, scale)
+
+    def forward_file(self, audio: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Activities of every 5 s chunk every `step` samples (a multiple of 10; the last chunk
+        zero-padded, as pyannote does) -> (chunk starts in samples, [chunks, frames, 3])."""
+        if step % SINC_STRIDE:
+            raise ValueError("step must be a multiple of 10 samples")
+        audio = np.asarray(audio, dtype=np.float32)
+        n = audio.shape[0]
+        starts = list(range(0, max(1, n - CHUNK + 1), step))
+        if n > CHUNK and starts[-1] + CHUNK < n:
+            starts.append(starts[-1] + step)
+        total = starts[-1] + CHUNK
+        padded = np.zeros(total, dtype=np.float32)
+        padded[:n] = audio
+        width = self.filters.shape[1]
+        n_sinc = 1 + (CHUNK - width) // SINC_STRIDE
+        all_frames = 1 + (total - width) // SINC_STRIDE
+        frames = np.lib.stride_tricks.as_strided(
+            padded, shape=(all_frames, width), strides=(padded.strides[0] * SINC_STRIDE, padded.strides[0])
+        )
+        raw_all = frames @ self.filters.T  # [all_frames, 80], once for the whole file
+        chunks = np.stack([padded[s : s + CHUNK] for s in starts])
+        mean = chunks.mean(axis=1)
+        scale = self.wav_w / np.sqrt(chunks.var(axis=1) + EPS)
+        out = []
+        for b in range(0, len(starts), 32):
+            idx = range(b, min(b + 32, len(starts)))
+            raw = np.stack([raw_all[starts[i] // SINC_STRIDE : starts[i] // SINC_STRIDE + n_sinc] for i in idx])
+            out.append(self._after_sinc(raw, mean[list(idx)], scale[list(idx)]))
+        return np.array(starts), np.concatenate(out)
+
+    def _after_sinc(self, raw: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        # filters of (x - mean) * scale + b: scale * raw + (b - mean * scale) * sum(filter)
+        shift = (self.wav_b - mean * scale)[:, None, None] * self.filter_sums[None, None, :]
+        h = np.abs(scale[:, None, None] * raw + shift).astype(np.float32)
+        h = _leaky_relu(_instance_norm(_max_pool3(h), *self.norms[0]))
+        for (w, b), norm in zip(self.convs, self.norms[1:], strict=True):
+            h = _leaky_relu(_instance_norm(_max_pool3(_conv1d(h, w, b)), *norm))
+        for layer in self.lstm:
+            h = self._bilstm(h, layer)
+        for w, b in self.linear:
+            h = _leaky_relu(h @ w + b)
+        return _sigmoid(h @ self.classifier[0] + self.classifier[1]).astype(np.float32)
+
+    @staticmethod
+    def _bilstm(x: np.ndarray, layer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+        batch, steps, _ = x.shape
+        hid = layer[0][1].shape[0]
+        # both directions in one batched step: direction 0 reads t, direction 1 reads steps - 1 - t
+        gates_in = np.stack([x @ w_ih + bias for w_ih, _, bias in layer])  # [2, batch, steps, 4 hid]
+        w_hh = np.stack([w for _, w, _ in layer])  # [2, hid, 4 hid]
+        h = np.zeros((2, batch, hid), dtype=np.float32)
+        c = np.zeros((2, batch, hid), dtype=np.float32)
+        out = np.empty((batch, steps, 2 * hid), dtype=np.float32)
+        for t in range(steps):
+            g = np.stack([gates_in[0, :, t], gates_in[1, :, steps - 1 - t]]) + np.matmul(h, w_hh)
+            i = _sigmoid(g[..., :hid])
+            f = _sigmoid(g[..., hid : 2 * hid])
+            cell = np.tanh(g[..., 2 * hid : 3 * hid])
+            o = _sigmoid(g[..., 3 * hid :])
+            c = f * c + i * cell
+            h = o * np.tanh(c)
+            out[:, t, :hid] = h[0]
+            out[:, steps - 1 - t, hid:] = h[1]
+        return out
