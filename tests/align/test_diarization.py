@@ -4,6 +4,7 @@ built-in diarizer end to end on the shared two-speaker telephone sample (RTTM + 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -288,11 +289,13 @@ def test_builtin_diarizer_on_the_telephone_sample(sample16k: np.ndarray) -> None
 
     one = der([("ONE", s, e) for _, s, e in given])
     print("DER count given", der(given), "estimated", der(estimated), "one stream", one)
-    # measured: 5.9 % with the count given, 47 % as one stream; the estimate (GE2E on 8 kHz speech
-    # puts these two voices at cosine 0.76 within vs 0.69 across) finds one speaker here
-    assert len({t[0] for t in given}) == 2
-    assert der(given) <= 0.10 and one >= 0.40
-    assert der(estimated) <= one + 1e-6
+    # measured: 2.9 % with the count given or estimated, 47 % as one stream; without the
+    # segmentation model the estimate found one speaker (GE2E on 8 kHz speech puts these two voices
+    # at cosine 0.76 within vs 0.69 across): the segmentation's count evidence finds two
+    assert len({t[0] for t in given}) == 2 and len({t[0] for t in estimated}) == 2
+    assert der(given) <= 0.10 and der(estimated) <= 0.10 and one >= 0.40
+    previous = diarizer.label(emb, None, replace(diarizer.options, segmentation=False))
+    assert len({t[0] for t in previous}) == 1 and der(previous) >= 0.40  # the baseline it fixes
 
 
 def test_align_splits_a_mono_conversation_with_the_builtin_diarizer(sample16k: np.ndarray, tmp_path: Path) -> None:

@@ -53,3 +53,14 @@ def test_energy_activity_rule() -> None:
     x[40000:44000] = 0.3 * np.sin(np.arange(4000) * 0.2)  # 2.5-2.75 s
     segs = activity(x + 1e-4 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32))
     assert [(round(s, 1), round(e, 1)) for s, e in segs] == [(1.0, 1.5), (2.5, 2.8)]
+
+
+def test_real_references_load_with_their_turns() -> None:
+    from curate.evaluation.diarization import real_items
+
+    items = real_items(SHARED)
+    assert [i.id for i in items] == ["pyannote_sample", "ami_debug_dev00", "ami_debug_tst00", "lhotse_ami"]
+    sample = items[0]
+    assert len(sample.audio) == 30 * 16000 and {t[0] for t in sample.reference} == {"speaker90", "speaker91"}
+    assert sample.word_reference and all(i.reference for i in items)
+    assert items[1].uem is not None and items[1].uem[1] > items[1].uem[0]
