@@ -238,9 +238,12 @@ class Segmentation:
         raw = frames @ self.filters.T  # the filters applied to the raw chunk
         return self._after_sinc(raw, mean, scale)
 
-    def forward_file(self, audio: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    def forward_file(self, audio: np.ndarray, step: int, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """Activities of every 5 s chunk every `step` samples (a multiple of 10; the last chunk
-        zero-padded, as pyannote does) -> (chunk starts in samples, [chunks, frames, 3])."""
+        zero-padded, as pyannote does) -> (chunk starts in samples, [chunks, frames, 3]).
+
+        Memory stays bounded on long files: `batch` chunks at a time, the sinc filters applied once
+        per batch span in blocks."""
         if step % SINC_STRIDE:
             raise ValueError("step must be a multiple of 10 samples")
         audio = np.asarray(audio, dtype=np.float32)
@@ -248,25 +251,32 @@ class Segmentation:
         starts = list(range(0, max(1, n - CHUNK + 1), step))
         if n > CHUNK and starts[-1] + CHUNK < n:
             starts.append(starts[-1] + step)
-        total = starts[-1] + CHUNK
-        padded = np.zeros(total, dtype=np.float32)
-        padded[:n] = audio
         width = self.filters.shape[1]
         n_sinc = 1 + (CHUNK - width) // SINC_STRIDE
-        all_frames = 1 + (total - width) // SINC_STRIDE
-        frames = np.lib.stride_tricks.as_strided(
-            padded, shape=(all_frames, width), strides=(padded.strides[0] * SINC_STRIDE, padded.strides[0])
-        )
-        raw_all = frames @ self.filters.T  # [all_frames, 80], once for the whole file
-        chunks = np.stack([padded[s : s + CHUNK] for s in starts])
-        mean = chunks.mean(axis=1)
-        scale = self.wav_w / np.sqrt(chunks.var(axis=1) + EPS)
-        out = []
-        for b in range(0, len(starts), 32):
-            idx = range(b, min(b + 32, len(starts)))
-            raw = np.stack([raw_all[starts[i] // SINC_STRIDE : starts[i] // SINC_STRIDE + n_sinc] for i in idx])
-            out.append(self._after_sinc(raw, mean[list(idx)], scale[list(idx)]))
-        return np.array(starts), np.concatenate(out)
+        out = np.zeros((len(starts), self.num_frames(CHUNK), self.num_speakers), dtype=np.float32)
+        for b in range(0, len(starts), batch):
+            idx = list(range(b, min(b + batch, len(starts))))
+            first, last = starts[idx[0]], starts[idx[-1]] + CHUNK
+            span = np.zeros(last - first, dtype=np.float32)
+            piece = audio[first:last]
+            span[: piece.shape[0]] = piece
+            raw_span = self._sinc(span)  # [frames of the span, 80]: once for all chunks of the batch
+            chunks = np.stack([span[starts[i] - first : starts[i] - first + CHUNK] for i in idx])
+            raw = np.stack([raw_span[(starts[i] - first) // SINC_STRIDE :][:n_sinc] for i in idx])
+            mean = chunks.mean(axis=1)
+            scale = self.wav_w / np.sqrt(chunks.var(axis=1) + EPS)
+            out[idx] = self._after_sinc(raw, mean, scale)
+        return np.array(starts), out
+
+    def _sinc(self, wav: np.ndarray, block: int = 8192) -> np.ndarray:
+        """The sinc filters over a 1-D signal, stride 10, in blocks of frames -> [frames, 80]."""
+        width = self.filters.shape[1]
+        n = 1 + (wav.shape[0] - width) // SINC_STRIDE
+        frames = np.lib.stride_tricks.as_strided(wav, shape=(n, width), strides=(wav.strides[0] * SINC_STRIDE, wav.strides[0]))
+        out = np.empty((n, self.filters.shape[0]), dtype=np.float32)
+        for a in range(0, n, block):
+            out[a : a + block] = frames[a : a + block] @ self.filters.T
+        return out
 
     def _after_sinc(self, raw: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
         # filters of (x - mean) * scale + b: scale * raw + (b - mean * scale) * sum(filter)

@@ -130,3 +130,12 @@ def test_nearest_other_speaker() -> None:
     # speaker; frame 7 (speaker 2): 1 and 0 both 2 frames away -> the smaller label; frame 9: 2
     assert second.tolist() == [-1, -1, 1, 1, 0, -1, -1, 0, -1, 2]
     assert nearest_other_speaker(np.array([0, 0, -1]), np.ones(3, dtype=bool)).tolist() == [-1, -1, -1]
+
+
+def test_short_and_silent_inputs(model: Segmentation) -> None:
+    starts, acts = model.forward_file(np.zeros(4800, dtype=np.float32), 40000)  # 0.3 s of silence
+    assert starts.tolist() == [0] and acts.shape == (1, 293, 3) and np.isfinite(acts).all()
+    starts, acts = model.forward_file(np.zeros(88000, dtype=np.float32), 40000)  # 5.5 s: a padded 2nd chunk
+    assert starts.tolist() == [0, 40000] and acts.shape == (2, 293, 3)
+    with pytest.raises(ValueError):
+        model.forward_file(np.zeros(100, dtype=np.float32), 12345)
