@@ -59,17 +59,11 @@ SPREADS = (3, 4, 5, 6, 8, 10)
 
 
 def key_sets() -> dict[str, NearDupKeys]:
-    """The key sets tried on valid: the label rule's keys alone, + each extra key, all, all + shape."""
-    full = NearDupKeys(shape=False)
-    sets = [
-        FOLD_KEYS,
-        replace(FOLD_KEYS, echo=True),
-        replace(FOLD_KEYS, echo=True, echo_words=True),
-        replace(FOLD_KEYS, pair=True),
-        replace(FOLD_KEYS, prefix=full.prefix),
-        full,
-        replace(full, shape=True),
-    ]
+    """The key sets tried on valid: the label rule's keys alone, + each extra key, all, all but each."""
+    full = NearDupKeys()
+    extra = {"pair": False, "shape": False, "segments": 0, "echo": 0, "prefix": 0}
+    sets = [FOLD_KEYS] + [replace(FOLD_KEYS, **{k: getattr(full, k)}) for k in extra] + [full]
+    sets += [replace(full, **{k: v}) for k, v in extra.items()]
     return {k.name(): k for k in sets}
 
 
@@ -598,6 +592,7 @@ def run_protocol(
         best_spread["near_dup_removed"] or 0.0
     )
     label_pick = spread_pick[spread_norm + ":fold"]
+    no_list = replace(spread_keys, segments=0)
     other_norm = "ccnet" if spread_norm == "strip" else "strip"
     other_pick = spread_pick[other_norm]
     chains = [
@@ -622,6 +617,10 @@ def run_protocol(
             other_norm, "keep-first", near_dup_spread=other_pick["near_dup_spread"], near_dup_keys=sets[other_pick["keys"]],
         ),
         Chain(
+            f"spread without the list-shape key: {spread_norm} + spread >= {spread_n} ({no_list.name()}, per host)",
+            spread_norm, "keep-first", near_dup_spread=spread_n, near_dup_keys=no_list,
+        ),
+        Chain(
             f"spread: {spread_norm} + spread >= {spread_n} ({spread_keys.name()}, per host)",
             spread_norm, "keep-first", near_dup_spread=spread_n, near_dup_keys=spread_keys,
         ),
@@ -632,10 +631,10 @@ def run_protocol(
         ),
     ]  # fmt: skip
     rows = evaluate_chains(split["test"], chains)
-    for row, marker in ((rows[8], not with_fuzzy), (rows[9], with_fuzzy)):
+    for row, marker in ((rows[9], not with_fuzzy), (rows[10], with_fuzzy)):
         if marker:
             row["chain"] = "**default: " + row["chain"] + "**"
-    default_row = rows[9] if with_fuzzy else rows[8]
+    default_row = rows[10] if with_fuzzy else rows[9]
     fuzzy_stage = default_row  # the near-duplicate stages' share of what ccnet exact leaves
     targets = {
         "near_dup_stages_remove >= 0.90 of near_dups ccnet leaves": fuzzy_stage["near_dup_removed"],

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xxhash
 
+from curate.helium.normalize import normalize_lines
+
 _MASK64 = (1 << 64) - 1
 
 
@@ -26,7 +28,7 @@ def hash_lines(lines: Sequence[str], normalize: Callable[[str], str]) -> tuple[n
     A line that normalizes to the empty string is *blank*: it is never a duplicate (its hash is 0).
     """
     digest = xxhash.xxh3_128_intdigest
-    normalized = [normalize(line) for line in lines]
+    normalized = normalize_lines(lines, normalize)
     n = len(normalized)
     blank = np.fromiter((not text for text in normalized), dtype=bool, count=n)
     digests = [digest(text.encode("utf-8", "surrogatepass")) if text else 0 for text in normalized]

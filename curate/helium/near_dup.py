@@ -6,14 +6,16 @@ near-duplicate *keys* of its folded words (digits, punctuation, case removed): `
 keys for what those miss (`NearDupKeys`, each kept only because the valid shards of
 `curate eval dedup` showed it helps):
 
-- `e:` *echo*: a breadcrumb or footer filled with the page's title ("Home > News > <title>",
-  "Posted in News: <title>") repeats a run of >= 3 words of another line of the same page. With
-  that run masked, the line is the same on every page of the site (`echo_masked`); with one more
-  word masked too, also when a middle item changes ("Home > <any> > <title>").
+- `l:` *list shape*: a list-shaped line (`list_segments`: one separator among `| · / » > › • – - ::`
+  used twice, "Home | News | Sport") of <= 30 words: its first segment, the separator and the
+  number of segments. A breadcrumb filled with a section and the page title ("News / <section> /
+  <title>", "Начало - <item> - <title>") keeps its head and shape on every page of the site.
+- `e:` *echo*: a line of <= 30 words whose tail (>= 2 words) is the start of another line of the
+  same page (the title, the first sentence): the line's head with the tail masked ("Posted in News:
+  <title>", "Skip to content: <title>").
 - `m:` for 2-word lines ("No comments" / "No events"), either word masked.
-- `p:` the first 4 words of list-shaped lines of 5-30 words (`is_list_line`: one separator used
-  twice, "Home | News | Sport"): a menu cut short keeps its head. Only lists: titles and prose
-  that merely start alike ("How to make a ...") would share it on a large host.
+- `p:` the first 4 words of list-shaped lines of 5-30 words: a menu cut short keeps its head. Only
+  lists: titles and prose that merely start alike ("How to make a ...") would share it on a large host.
 - `s:` the digit shape of lines without letters ("12.03.2019" -> "00.00.0000"): dates and counters
   whose folded text is empty.
 - A line whose folded text has < 2 characters ("X:1", "M:2/4" of ABC music: a lone letter) has no
@@ -31,14 +33,23 @@ Deterministic, no model, two passes per shard: `KeySpread.observe` every documen
 Unlike exact keep-first it also removes the *first* copy of a frequent line. Content repeated on a
 few pages of one site stays below the threshold.
 
-Memory: 12 bytes per distinct (host, key) while observing (about 15-40 keys per distinct line);
+`document_keys` spells the keys out as strings (the definition, used by the tests);
+`document_key_hashes` computes the same keys as 64-bit hashes for a batch of documents with numpy
+(the folded text of the batch is hashed once, polynomially, so the hash of any span of words is
+O(1); a masked word is a position-salted sum), which is what `KeySpread` counts. The observe pass
+keeps each document's key hashes (`keep_bytes`) so the second pass only looks them up.
+
+Memory: 12 bytes per distinct (host, key) while observing (about 5-20 keys per line), plus the
+kept per-document hashes (12 bytes per key, up to `keep_bytes`; beyond it keys are recomputed);
 `freeze(min_spread)` keeps only the keys that can remove a line. A host with fewer than
 `min_spread` pages in the shard never has a line removed by this rule.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -50,72 +61,50 @@ from curate.helium.fuzzy import MASK_MAX, fold_tokens_batch, keys_of_tokens, mod
 
 DEFAULT_MIN_SPREAD = 4  # pages of one host in the shard; chosen on the valid shards (docs/dedup-eval.md)
 PREFIX_WORDS = 4
-ECHO_WORDS = 3  # a run of >= 3 words shared with another line of the document is an echo (a title)
 MIN_KEY_CHARS = 2
-ECHO_SOURCES = 4
-ECHO_MAX_WORDS = 30  # lines longer than this get no echo key
-ECHO_MIN_WORDS = 2  # an echo key keeps at least this many words of its line
+LONG_CHARS = 400  # a longer line is prose: one key (`long_key`), and its first LONG_HEAD characters for echoes
+LONG_HEAD = 200
+LIST_MAX_WORDS = 30  # list-shape, echo and word-set keys: lines of at most this many words (chrome, not prose)
+ECHO_MIN_WORDS = 2  # an echoed tail has at least 2 words ...
+ECHO_MAX_WORDS = 12  # ... and at most 12 (the start of the other line it repeats)
 MASK = "\x00"
-_LIST_SEPARATOR = re.compile(r"(?<=\S)\s+(\||·|/|»|>|›|•|–|-|::)\s+(?=\S)")
+_LIST_SEPARATOR = re.compile(r"(?<=\S)[^\S\n]+(\||·|/|»|>|›|•|–|-|::)[^\S\n]+(?=\S)")
+_SEPARATORS = {sep: i for i, sep in enumerate(("|", "·", "/", "»", ">", "›", "•", "–", "-", "::"))}
+
+
+def _separator_counts(line: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sep in _LIST_SEPARATOR.findall(line):
+        counts[sep] = counts.get(sep, 0) + 1
+    return counts
 
 
 def is_list_line(line: str) -> bool:
     """A menu / breadcrumb shape: one separator (| · / » > › • – - ::) used at least twice between
     items ("Home | News | Sport"). Titles and prose that merely start alike are not lists."""
-    counts: dict[str, int] = {}
-    for sep in _LIST_SEPARATOR.findall(line):
-        counts[sep] = counts.get(sep, 0) + 1
-        if counts[sep] >= 2:
-            return True
-    return False
+    return any(c >= 2 for c in _separator_counts(line).values())
+
+
+def list_segments(line: str) -> tuple[str, list[str]] | None:
+    """(separator, segments) of a list-shaped line (`is_list_line`; the most used separator, the first
+    in sort order on a tie), None for other lines."""
+    counts = _separator_counts(line)
+    if not counts or max(counts.values()) < 2:
+        return None
+    sep = max(sorted(counts), key=lambda k: counts[k])
+    return sep, re.split(r"(?<=\S)[^\S\n]+" + re.escape(sep) + r"[^\S\n]+(?=\S)", line)
+
+
+def list_key(line: str, min_chars: int = MIN_KEY_CHARS) -> str | None:
+    """The `l:` key of a list-shaped line: folded first segment, separator, number of segments."""
+    seg = list_segments(line)
+    if seg is None:
+        return None
+    first = " ".join(fold_tokens_batch([seg[1][0]])[0])
+    return f"l:{first}\x01{seg[0]}\x01{len(seg[1])}" if len(first) >= min_chars else None
 
 
 COMPACT_EVERY = 1 << 20  # pending key hashes before they are merged into the counts
-
-
-def echo_masked(
-    tokens: Sequence[Sequence[str]], n: int = ECHO_WORDS, max_sources: int = ECHO_SOURCES, max_words: int = ECHO_MAX_WORDS
-) -> list[list[list[str]]]:
-    """Per line, its words with the runs it shares with *one other line* of the document masked.
-
-    A breadcrumb or footer filled with the page's title ("Home > News > <title>", "Posted in News:
-    <title>") echoes words of another line of the same page (its title, its first sentence). For
-    each other line j (the first `max_sources` in document order) sharing an n-gram with line i,
-    line i's words covered by n-grams shared with j become one mask word per run; a masking that
-    covers no word or every word is not used. Masked, the title-filled line is the same on every
-    page of the site."""
-    owners: dict[tuple[str, ...], list[int]] = {}
-    for i, toks in enumerate(tokens):
-        for j in range(len(toks) - n + 1):
-            lines = owners.setdefault(tuple(toks[j : j + n]), [])
-            if not lines or lines[-1] != i:
-                lines.append(i)
-    out: list[list[list[str]]] = []
-    for i, toks in enumerate(tokens):
-        if len(toks) > max_words:  # prose: not a title-filled chrome line (and the costly case)
-            out.append([])
-            continue
-        covered: dict[int, list[bool]] = {}
-        for j in range(len(toks) - n + 1):
-            for other in owners[tuple(toks[j : j + n])]:
-                if other != i:
-                    cov = covered.setdefault(other, [False] * len(toks))
-                    cov[j : j + n] = [True] * n
-        variants: list[list[str]] = []
-        for other in sorted(covered)[:max_sources]:
-            cov = covered[other]
-            if all(cov):
-                continue
-            masked: list[str] = []
-            for word, c in zip(toks, cov):
-                if not c:
-                    masked.append(word)
-                elif not masked or masked[-1] != MASK:
-                    masked.append(MASK)
-            if masked not in variants:
-                variants.append(masked)
-        out.append(variants)
-    return out
 
 
 @dataclass(frozen=True)
@@ -124,86 +113,392 @@ class NearDupKeys:
 
     The defaults are the set chosen on the valid shards by `curate eval dedup` (docs/dedup-eval.md)."""
 
-    echo: bool = True  # `e:` the line with the words it echoes from another line masked (title fills)
-    echo_words: bool = True  # `e:` the same with one more word masked ("Home > <any> > <title>")
+    segments: int = LIST_MAX_WORDS  # `l:` list-shaped lines of <= this many words: first segment + shape; 0 = off
+    echo: int = LIST_MAX_WORDS  # `e:` lines of <= this many words whose tail starts another line: the head; 0 = off
     pair: bool = True  # `m:` for 2-word lines: either word masked ("No comments" / "No events")
-    prefix: int = 30  # `p:` first PREFIX_WORDS words of lines of PREFIX_WORDS+1..prefix words; 0 = off
-    prefix_any: bool = False  # `p:` for any line, not only list-shaped ones (titles and prose share openings)
+    prefix: int = LIST_MAX_WORDS  # `p:` first PREFIX_WORDS words of list lines of PREFIX_WORDS+1..prefix words; 0 = off
     shape: bool = True  # `s:` lines without letters: their digit shape ("12.03.2019" -> "00.00.0000")
-    min_chars: int = MIN_KEY_CHARS  # a folded line shorter than this has no f/m/b/e/p key ("X:1" -> "x")
+    min_chars: int = MIN_KEY_CHARS  # a folded line shorter than this has no f/m/b/l/e/p key ("X:1" -> "x")
 
     def name(self) -> str:
-        parts = ["fold"] + [k for k in ("echo", "echo_words", "pair", "shape") if getattr(self, k)]
-        if self.prefix:
-            parts.append(f"prefix{self.prefix}" + ("any" if self.prefix_any else ""))
+        parts = ["fold"] + [k for k in ("pair", "shape") if getattr(self, k)]
+        parts += [f"{k}{getattr(self, k)}" for k in ("segments", "echo", "prefix") if getattr(self, k)]
         return "+".join(parts)
 
 
-FOLD_KEYS = NearDupKeys(echo=False, echo_words=False, pair=False, prefix=0, shape=False)
+FOLD_KEYS = NearDupKeys(segments=0, echo=0, pair=False, prefix=0, shape=False)
+
+
+def _shape_key(line: str) -> str | None:
+    shape = model_texts([line.replace("\n", " ")])[0]
+    letterless = shape and any(c.isdigit() for c in shape) and not any(c.isalpha() for c in shape)
+    return "s:" + shape if letterless else None
+
+
+def long_key(line: str) -> str | None:
+    """The only key of a long line (> LONG_CHARS characters): `F:` its lowercased words."""
+    text = " ".join(line.lower().split())
+    return "F:" + text if text else None
 
 
 def document_keys(lines: Sequence[str], keys: NearDupKeys = NearDupKeys()) -> list[list[str]]:
-    """Near-duplicate keys of every line of one document ([] for lines without keys)."""
-    tokens = fold_tokens_batch(lines)
-    shapes = model_texts([line.replace("\n", " ") for line in lines]) if keys.shape else []
-    echoes = echo_masked(tokens) if keys.echo else [[] for _ in tokens]
+    """Near-duplicate keys of every line of one document, as strings ([] for lines without keys).
+
+    The definition of the keys; `document_key_hashes` computes the same keys, hashed, in batches."""
+    long = [len(line) > LONG_CHARS for line in lines]
+    tokens = fold_tokens_batch([line[:LONG_HEAD] if lg else line for line, lg in zip(lines, long)])
+    tokens = [toks[:-1] if lg else toks for toks, lg in zip(tokens, long)]  # a long line: its first words
+    heads: dict[tuple[str, ...], set[int]] = {}  # the first 2..12 words of each line -> lines
+    if keys.echo:
+        for j, toks in enumerate(tokens):
+            for k in range(ECHO_MIN_WORDS, min(len(toks), ECHO_MAX_WORDS) + 1):
+                heads.setdefault(tuple(toks[:k]), set()).add(j)
     out = []
-    for i, (toks, variants) in enumerate(zip(tokens, echoes)):
-        if sum(map(len, toks)) + len(toks) - 1 < keys.min_chars:
-            shape = shapes[i] if shapes else ""
-            letterless = shape and any(c.isdigit() for c in shape) and not any(c.isalpha() for c in shape)
-            out.append(["s:" + shape] if letterless else [])
+    for i, toks in enumerate(tokens):
+        if long[i]:  # prose: one cheap key, the line itself (case and spacing aside)
+            text = long_key(lines[i])
+            out.append([text] if text else [])
             continue
+        if sum(map(len, toks)) + len(toks) - 1 < keys.min_chars:
+            shape = _shape_key(lines[i]) if keys.shape and lines[i].strip() else None
+            out.append([shape] if shape else [])
+            continue
+        n = len(toks)
         line_keys = keys_of_tokens(toks)
-        if keys.pair and len(toks) == 2 and all(len(w) > 1 for w in toks):
+        if n > LIST_MAX_WORDS:  # prose: the whole line only (a word set of a paragraph is not a menu)
+            line_keys = [k for k in line_keys if not k.startswith("b:")]
+        if keys.pair and n == 2 and all(len(w) > 1 for w in toks):
             line_keys += [f"m:{MASK} {toks[1]}", f"m:{toks[0]} {MASK}"]
-        for variant in variants:
-            words = len(variant) - variant.count(MASK)
-            if words < ECHO_MIN_WORDS:
-                continue
-            line_keys.append("e:" + " ".join(variant))
-            if keys.echo_words and words > ECHO_MIN_WORDS and len(variant) <= MASK_MAX:
-                line_keys.extend(
-                    "e:" + " ".join(variant[:k] + [MASK] + variant[k + 1 :]) for k in range(len(variant)) if variant[k] != MASK
-                )
-        if PREFIX_WORDS < len(toks) <= keys.prefix and (keys.prefix_any or is_list_line(lines[i])):
+        if keys.segments and n <= keys.segments:
+            key = list_key(lines[i], keys.min_chars)
+            if key:
+                line_keys.append(key)
+        if keys.echo and n <= keys.echo:
+            for k in range(1, n - ECHO_MIN_WORDS + 1):  # the longest echoed tail
+                if heads.get(tuple(toks[k:]), {i}) - {i}:
+                    head = " ".join(toks[:k])
+                    if len(head) >= keys.min_chars:
+                        line_keys.append(f"e:{head} {MASK}")
+                    break
+        if PREFIX_WORDS < n <= keys.prefix and is_list_line(lines[i]):
             line_keys.append("p:" + " ".join(toks[:PREFIX_WORDS]))
         out.append(line_keys)
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# the same keys as 64-bit hashes, for a batch of documents at once
+
+_U64 = np.uint64
+_P = 0x100000001B3 * 2 + 1  # odd multiplier of the polynomial span hash (mod 2**64)
+_P_INV = pow(_P, -1, 1 << 64)
+_K_LEN, _K_POS, _K_N, _K_DOC = (_U64(x) for x in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
+_TAG = {k: _U64(xxhash.xxh3_64_intdigest(k)) for k in ("f", "m", "b", "p", "e", "mask")}
+_powers: dict[str, np.ndarray] = {"p": np.ones(1, np.uint64), "i": np.ones(1, np.uint64)}
+
+
+@functools.cache
+def _word_table() -> np.ndarray:
+    """bool per code point: part of a folded word (`fold_tokens`: a regex word character, less ASCII
+    digits and "_")."""
+    every = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    every[0xD800:0xE000] = 0  # lone surrogates: not words (and not encodable on their own)
+    text = every.tobytes().decode("utf-32-le")
+    words = re.sub(r"[^\w]", "\x00", text).encode("utf-32-le")
+    table = np.frombuffer(words, dtype=np.uint32) != 0
+    table[ord("0") : ord("9") + 1] = False
+    table[ord("_")] = False
+    return table
+
+
+@functools.cache
+def _space_table() -> np.ndarray:
+    """bool per code point: whitespace other than newline (regex `[^\\S\\n]`)."""
+    every = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    every[0xD800:0xE000] = 0x41  # lone surrogates: not whitespace
+    marked = re.sub(r"[^\S\n]", "\x00", every.tobytes().decode("utf-32-le"))
+    table = np.frombuffer(marked.encode("utf-32-le"), dtype=np.uint32) == 0
+    table[0] = False
+    return table
+
+
+@functools.cache
+def _separator_table() -> np.ndarray:
+    table = np.zeros(sys.maxunicode + 1, dtype=bool)
+    table[[ord(c) for c in _SEPARATORS if len(c) == 1]] = True
+    return table
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer, elementwise on uint64."""
+    x = x ^ (x >> _U64(30))
+    x = x * _U64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> _U64(27))
+    x = x * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+def _pow(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**i and P**-i mod 2**64 for i < n."""
+    if _powers["p"].size < n:
+        size = max(n, 2 * _powers["p"].size)
+        for name, base in (("p", _P), ("i", _P_INV)):
+            arr = np.full(size, base, dtype=np.uint64)
+            arr[0] = 1
+            _powers[name] = np.cumprod(arr, dtype=np.uint64)
+    return _powers["p"][:n], _powers["i"][:n]
+
+
+def _span_hasher(values: np.ndarray):  # noqa: ANN202
+    """hash(a, b) of the sequence values[a:b] (uint64, polynomial mod 2**64): the same for equal
+    sequences wherever they are, O(1) per span after one cumulative sum."""
+    n = values.size
+    pw, ipw = _pow(n + 1)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.multiply(values, pw[:n], out=prefix[1:], casting="unsafe")
+    np.cumsum(prefix[1:], out=prefix[1:])
+
+    def span(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _mix((prefix[b] - prefix[a]) * ipw[a] + (b - a).astype(np.uint64) * _K_LEN)
+
+    return span
+
+
+def _str_hashes(texts: Sequence[str]) -> np.ndarray:
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.uint64, count=len(texts)
+    )
+
+
+def _first_true(group: np.ndarray, mask: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each group (sorted ascending) with a True mask, the value of its first True entry."""
+    g, v = group[mask], value[mask]
+    keep = np.concatenate(([True], g[1:] != g[:-1])) if g.size else np.zeros(0, bool)
+    return g[keep], v[keep]
+
+
+def document_key_hashes(
+    docs: Sequence[Sequence[str]], groups: Sequence[str], keys: NearDupKeys = NearDupKeys()
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per document, (line index int64[k], key hash uint64[k]) of `document_keys`, each key hashed
+    within its document's group (host). Equal keys of the same group have equal hashes.
+
+    The batch's lowercased text is read as code points; folded words are the runs of word code
+    points (`_word_table`). A word's hash is a polynomial span hash of its code points, a run of
+    words' hash a polynomial span hash of the word hashes (so a line's tail and another line's head
+    compare in O(1)), a line with one word masked a position-salted sum of its word hashes."""
+    counts = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    lines = [line for d in docs for line in d]
+    n_lines = len(lines)
+    line_doc = np.repeat(np.arange(len(docs), dtype=np.int64), counts)
+    doc_first = np.concatenate(([0], np.cumsum(counts)))
+    group_hash = _str_hashes(groups)
+    out_line: list[np.ndarray] = []
+    out_hash: list[np.ndarray] = []
+
+    def emit(line_idx: np.ndarray, raw: np.ndarray) -> None:
+        out_line.append(line_idx.astype(np.int64))
+        out_hash.append(_mix(raw ^ group_hash[line_doc[line_idx]]))
+
+    if n_lines:
+        is_long = np.fromiter(map(len, lines), dtype=np.int64, count=n_lines) > LONG_CHARS
+        view = [x[:LONG_HEAD] if len(x) > LONG_CHARS else x for x in lines] if is_long.any() else lines
+        cp = np.frombuffer("\n".join(view).lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        word = _word_table()[cp]
+        edge = np.diff(np.concatenate(([False], word, [False])).view(np.int8))
+        tok_start, tok_end = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+        newlines = np.flatnonzero(cp == 10)
+        tok_line = np.searchsorted(newlines, tok_start)
+        ntok = np.bincount(tok_line, minlength=n_lines)
+        if is_long.any():  # the last word of a cut line may be cut: drop it
+            last = (np.cumsum(ntok) - 1)[is_long & (ntok > 0)]
+            keep = np.ones(tok_start.size, dtype=bool)
+            keep[last] = False
+            tok_start, tok_end, tok_line = tok_start[keep], tok_end[keep], tok_line[keep]
+            ntok = np.bincount(tok_line, minlength=n_lines)
+        first_tok = np.concatenate(([0], np.cumsum(ntok)[:-1]))
+        pos = np.arange(tok_start.size) - first_tok[tok_line]
+        tok_chars = tok_end - tok_start
+        line_chars = np.bincount(tok_line, weights=tok_chars, minlength=n_lines).astype(np.int64) + ntok - 1
+        keyed = (line_chars >= keys.min_chars) & ~is_long
+        has_tok = ntok > 0
+        tok_hash = _span_hasher(cp)(tok_start, tok_end) if tok_start.size else np.zeros(0, np.uint64)
+        words = _span_hasher(tok_hash)  # hash of the run of words [a, b) (global word indices)
+
+        # f: the whole folded line
+        idx = np.flatnonzero(keyed)
+        emit(idx, words(first_tok[idx], first_tok[idx] + ntok[idx]) ^ _TAG["f"])
+        # m: one word masked (3-12 words; 2-word lines with words of > 1 character when `pair`)
+        salted = _mix(tok_hash + pos.astype(np.uint64) * _K_POS)
+        line_sum = np.zeros(n_lines, dtype=np.uint64)
+        if tok_start.size:
+            line_sum[has_tok] = np.add.reduceat(salted, first_tok[has_tok])
+        maskable = keyed & (ntok >= 3) & (ntok <= MASK_MAX)
+        if keys.pair:
+            long_words = np.bincount(tok_line, weights=tok_chars > 1, minlength=n_lines)
+            maskable |= keyed & (ntok == 2) & (long_words == 2)
+        t = np.flatnonzero(maskable[tok_line])
+        if t.size:
+            lt = tok_line[t]
+            mask_salt = _mix(_TAG["mask"] + pos[t].astype(np.uint64) * _K_POS)
+            emit(lt, line_sum[lt] - salted[t] + mask_salt + ntok[lt].astype(np.uint64) * _K_N + _TAG["m"])
+        # b: the word set (>= 3 words)
+        t = np.flatnonzero((keyed & (ntok >= 3) & (ntok <= LIST_MAX_WORDS))[tok_line])
+        if t.size:
+            order = np.lexsort((tok_hash[t], tok_line[t]))
+            lt, ht = tok_line[t][order], tok_hash[t][order]
+            new = np.concatenate(([True], (lt[1:] != lt[:-1]) | (ht[1:] != ht[:-1])))
+            lt, ht = lt[new], _mix(ht[new] ^ _TAG["b"])
+            starts = np.flatnonzero(np.concatenate(([True], lt[1:] != lt[:-1])))
+            emit(lt[starts], np.add.reduceat(ht, starts))
+        # p: the first 4 words of list lines of 5..prefix words; l: list shape (Python, few lines)
+        lists = np.zeros(n_lines, dtype=bool)
+        short = max(keys.prefix, keys.segments)
+        if short:
+            # a list line has >= 2 separators with whitespace on both sides: a cheap numpy test first
+            space = _space_table()[cp]
+            sep_at = np.zeros(cp.size, dtype=bool)
+            sep_at[1:-1] = _separator_table()[cp[1:-1]] & space[:-2] & space[2:]
+            sep_at[1:-2] |= (cp[1:-2] == 58) & (cp[2:-1] == 58) & space[:-3] & space[3:]  # "::"
+            seps = np.bincount(np.searchsorted(newlines, np.flatnonzero(sep_at)), minlength=n_lines)
+            cand = np.flatnonzero(keyed & (ntok <= short) & (seps >= 2))
+            text = "\n".join([lines[i] for i in cand.tolist()])
+            found = [(m.start(), _SEPARATORS[m.group(1)]) for m in _LIST_SEPARATOR.finditer(text)]
+            if found:
+                ends = np.cumsum(np.fromiter(map(len, [lines[i] for i in cand.tolist()]), np.int64, cand.size) + 1)
+                at = np.searchsorted(ends, np.fromiter((f[0] for f in found), np.int64, len(found)), side="right")
+                sep = np.fromiter((f[1] for f in found), np.int64, len(found))
+                pair, n = np.unique(at * len(_SEPARATORS) + sep, return_counts=True)
+                lists[cand[pair[n >= 2] // len(_SEPARATORS)]] = True
+        if keys.prefix:
+            idx = np.flatnonzero(lists & keyed & (ntok > PREFIX_WORDS) & (ntok <= keys.prefix))
+            emit(idx, words(first_tok[idx], first_tok[idx] + PREFIX_WORDS) ^ _TAG["p"])
+        extra_idx: list[int] = []
+        extra: list[str] = []
+        for i in np.flatnonzero(is_long).tolist():
+            key = long_key(lines[i])
+            if key:
+                extra_idx.append(i)
+                extra.append(key)
+        if keys.segments:
+            for i in np.flatnonzero(lists & keyed & (ntok <= keys.segments)).tolist():
+                key = list_key(lines[i], keys.min_chars)
+                if key:
+                    extra_idx.append(i)
+                    extra.append(key)
+        # s: digit shape of letterless lines (Python, few lines)
+        if keys.shape:
+            idx = np.flatnonzero(~keyed & ~is_long).tolist()
+            for i, shape in zip(idx, model_texts([lines[i] for i in idx])):
+                if any(c.isdigit() for c in shape) and not any(c.isalpha() for c in shape):
+                    extra_idx.append(i)
+                    extra.append("s:" + shape)
+        if extra:
+            emit(np.array(extra_idx), _str_hashes(extra))
+        # e: the head of a line whose tail (2..12 words) starts another line of the same document
+        if keys.echo:
+            chars_before = np.concatenate(([0], np.cumsum(tok_chars)))
+            j = np.flatnonzero(ntok >= ECHO_MIN_WORDS)
+            reps = np.minimum(ntok[j], ECHO_MAX_WORDS) - ECHO_MIN_WORDS + 1
+            hl = np.repeat(j, reps)
+            hk = np.arange(hl.size) - np.repeat(np.cumsum(reps) - reps, reps) + ECHO_MIN_WORDS
+            hh = words(first_tok[hl], first_tok[hl] + hk) + line_doc[hl].astype(np.uint64) * _K_DOC
+            i = np.flatnonzero(keyed & (ntok > ECHO_MIN_WORDS) & (ntok <= keys.echo))
+            reps = np.minimum(ntok[i] - 1, ECHO_MAX_WORDS) - ECHO_MIN_WORDS + 1  # tails of 2..min(n-1, 12) words
+            sl = np.repeat(i, reps)
+            k = ntok[sl] - (np.arange(sl.size) - np.repeat(np.cumsum(reps) - reps, reps) + ECHO_MIN_WORDS)  # head length
+            sh = words(first_tok[sl] + k, first_tok[sl] + ntok[sl]) + line_doc[sl].astype(np.uint64) * _K_DOC
+            if hh.size and sh.size:
+                order = np.lexsort((hl, hh))
+                hh, hl = hh[order], hl[order]
+                ustart = np.flatnonzero(np.concatenate(([True], hh[1:] != hh[:-1])))
+                uh = hh[ustart]
+                pairs = np.concatenate(([True], (hh[1:] != hh[:-1]) | (hl[1:] != hl[:-1])))
+                two = np.add.reduceat(pairs.astype(np.int64), ustart) >= 2  # the head starts >= 2 lines
+                at = np.minimum(np.searchsorted(uh, sh), uh.size - 1)
+                hit = (uh[at] == sh) & (two[at] | (hl[ustart[at]] != sl))
+                order = np.lexsort((k, sl))  # per line, the shortest head (longest tail) first
+                li, kk = _first_true(sl[order], hit[order], k[order])
+                head_chars = chars_before[first_tok[li] + kk] - chars_before[first_tok[li]] + kk - 1
+                ok = head_chars >= keys.min_chars
+                emit(li[ok], words(first_tok[li[ok]], first_tok[li[ok]] + kk[ok]) ^ _TAG["e"])
+
+    line_all = np.concatenate(out_line) if out_line else np.zeros(0, np.int64)
+    hash_all = np.concatenate(out_hash) if out_hash else np.zeros(0, np.uint64)
+    order = np.argsort(line_all, kind="stable")
+    line_all, hash_all = line_all[order], hash_all[order]
+    bounds = np.searchsorted(line_all, doc_first)
+    return [
+        (line_all[bounds[d] : bounds[d + 1]] - doc_first[d], hash_all[bounds[d] : bounds[d + 1]]) for d in range(len(docs))
+    ]
+
+
 def hash_keys(keys: Sequence[str], group: str = "") -> np.ndarray:
-    """uint64 hash of each key within `group` (xxh3, seed 0: the same in every process)."""
+    """uint64 hash of each string key within `group` (xxh3, seed 0: the same in every process)."""
     if group:
         keys = [f"{group}\x01{k}" for k in keys]
     return np.fromiter((xxhash.xxh3_64_intdigest(k) for k in keys), dtype=np.uint64, count=len(keys))
 
 
+KEEP_BYTES = 1 << 30  # per-document key hashes kept by the observe pass for the second pass
+
+
 class KeySpread:
     """Document spread of near-duplicate keys over one shard. `observe` every document (in any order:
-    counts do not depend on it), then `line_spread` per document. Never shared across shards."""
+    counts do not depend on it), then `line_spread` per document. Never shared across shards.
 
-    def __init__(self, keys: NearDupKeys = NearDupKeys()) -> None:
+    Documents are keyed in batches of about `batch_bytes` of text; the observe pass keeps each
+    document's key hashes (up to `keep_bytes` in all) so that `line_spread` only looks them up."""
+
+    def __init__(self, keys: NearDupKeys = NearDupKeys(), batch_bytes: int = 1 << 20, keep_bytes: int = KEEP_BYTES) -> None:
         self.keys = keys
+        self.batch_bytes = batch_bytes
+        self.keep_bytes = keep_bytes
         self._keys = np.zeros(0, dtype=np.uint64)  # sorted
         self._counts = np.zeros(0, dtype=np.uint32)
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
+        self._batch: list[tuple[Sequence[str], str]] = []
+        self._batch_bytes = 0
+        self._kept: dict[int, list] = {}  # document id -> [line indices, key hashes, copies still to look up]
+        self._kept_bytes = 0
         self.documents = 0
 
-    def _doc_hashes(self, lines: Sequence[str], group: str) -> list[np.ndarray]:
-        return [hash_keys(k, group) for k in document_keys(lines, self.keys)]
+    @staticmethod
+    def _doc_id(lines: Sequence[str], group: str) -> int:
+        return xxhash.xxh3_64_intdigest((group + "\x01" + "\n".join(lines)).encode("utf-8", "surrogatepass"))
 
     def observe(self, lines: Sequence[str], group: str = "") -> None:
         """Count each key of this document once (within `group`, e.g. the document's host)."""
-        per_line = self._doc_hashes(lines, group)
-        hashes = np.unique(np.concatenate(per_line)) if per_line else np.zeros(0, np.uint64)
+        self._batch.append((lines, group))
+        self._batch_bytes += sum(map(len, lines))
         self.documents += 1
-        if hashes.size:
-            self._pending.append(hashes)
-            self._pending_n += hashes.size
-            if self._pending_n >= COMPACT_EVERY:
-                self._compact()
+        if self._batch_bytes >= self.batch_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        per_doc = document_key_hashes([d for d, _ in batch], [g for _, g in batch], self.keys)
+        sizes = np.fromiter((h.size for _, h in per_doc), dtype=np.int64, count=len(per_doc))
+        if sizes.any():  # each key once per document
+            hashes = np.concatenate([h for _, h in per_doc])
+            doc = np.repeat(np.arange(len(per_doc)), sizes)
+            order = np.lexsort((doc, hashes))
+            hashes, doc = hashes[order], doc[order]
+            first = np.concatenate(([True], (hashes[1:] != hashes[:-1]) | (doc[1:] != doc[:-1])))
+            self._pending.append(hashes[first])
+            self._pending_n += int(first.sum())
+        for (lines, group), (line_idx, hashes) in zip(batch, per_doc):
+            doc_id = self._doc_id(lines, group)
+            if doc_id in self._kept:  # the same document again (same host, same text): same keys
+                self._kept[doc_id][2] += 1
+            elif self._kept_bytes + 12 * hashes.size <= self.keep_bytes:
+                self._kept[doc_id] = [line_idx, hashes, 1]
+                self._kept_bytes += 12 * hashes.size
+        if self._pending_n >= COMPACT_EVERY:
+            self._compact()
 
     def _compact(self) -> None:
         if not self._pending:
@@ -220,6 +515,7 @@ class KeySpread:
 
     def freeze(self, min_spread: int = 1) -> None:
         """End of the observe pass; keep only the keys of spread >= min_spread (memory)."""
+        self._flush()
         self._compact()
         if min_spread > 1:
             keep = self._counts >= min_spread
@@ -227,6 +523,8 @@ class KeySpread:
 
     def spread_of(self, hashes: np.ndarray) -> np.ndarray:
         """Counted spread of each key hash (0 when unseen or dropped by `freeze`)."""
+        if self._batch:
+            self._flush()
         if self._pending:
             self._compact()
         out = np.zeros(hashes.shape[0], dtype=np.int64)
@@ -239,15 +537,19 @@ class KeySpread:
 
     def line_spread(self, lines: Sequence[str], group: str = "") -> np.ndarray:
         """int64[n]: each line's spread (largest spread of its keys; 0 for lines without keys)."""
-        per_line = self._doc_hashes(lines, group)
+        doc_id = self._doc_id(lines, group) if self._kept else None
+        kept = self._kept.get(doc_id) if doc_id is not None else None
+        if kept is None:
+            line_idx, hashes = document_key_hashes([lines], [group], self.keys)[0]
+        else:
+            line_idx, hashes = kept[0], kept[1]
+            kept[2] -= 1
+            if not kept[2]:
+                del self._kept[doc_id]
+                self._kept_bytes -= 12 * hashes.size
         out = np.zeros(len(lines), dtype=np.int64)
-        sizes = np.fromiter((h.size for h in per_line), dtype=np.int64, count=len(per_line))
-        if not sizes.any():
-            return out
-        spreads = self.spread_of(np.concatenate(per_line))
-        has = sizes > 0
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[has]
-        out[has] = np.maximum.reduceat(spreads, starts)
+        if hashes.size:
+            np.maximum.at(out, line_idx, self.spread_of(hashes))
         return out
 
 

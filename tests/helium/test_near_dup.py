@@ -13,10 +13,12 @@ from curate.helium.near_dup import (
     MASK,
     KeySpread,
     NearDupKeys,
+    document_key_hashes,
     document_keys,
-    echo_masked,
     host_of,
     is_list_line,
+    list_key,
+    list_segments,
     spread_mask,
 )
 from curate.helium.steps.exact_dedup import ExactLineDedup
@@ -27,23 +29,6 @@ def test_fold_keys_are_the_label_rule_keys() -> None:
     assert document_keys(lines, FOLD_KEYS) == [label_keys(lines[0]), label_keys(lines[1]), [], []]
 
 
-def test_echo_masks_the_words_shared_with_one_other_line() -> None:
-    tokens = [
-        ["skip", "to", "content"],
-        ["home", "news", "big", "storm", "hits", "coast"],
-        ["big", "storm", "hits", "coast", "of", "maine", "today"],
-        ["posted", "in", "news", "big", "storm", "hits"],
-    ]
-    out = echo_masked(tokens)
-    assert out[0] == []  # shares no 3-word run
-    # the breadcrumb echoes the first sentence (line 2) and the footer (line 3): one variant per source
-    assert out[1] == [["home", "news", MASK], ["home", MASK, "coast"]]
-    assert out[2][0] == [MASK, "of", "maine", "today"]
-    assert out[3] == [["posted", "in", MASK], ["posted", "in", "news", MASK]]
-    # a run covering the whole line is not a key
-    assert echo_masked([["a", "b", "c"], ["a", "b", "c", "d"]])[0] == []
-
-
 def test_document_keys_vectors() -> None:
     lines = [
         "Big storm hits coast of Maine today, officials say",
@@ -51,20 +36,79 @@ def test_document_keys_vectors() -> None:
         "No comments",
         "X:1",
         "12.03.2019",
+        "Posted in News: Big storm hits",
     ]
     keys = document_keys(lines)
+    # the tail "big storm hits coast" starts line 0: the head is a key (a breadcrumb filled with the title)
     assert f"e:home world news {MASK}" in keys[1]
-    assert f"e:home {MASK} news {MASK}" in keys[1]  # echo + one more word: another middle item
+    assert f"e:posted in news {MASK}" in keys[5]  # a footer filled with the title
+    assert not any(k.startswith("e:") for k in keys[0])  # its tail starts no other line
     assert {f"m:{MASK} comments", f"m:no {MASK}"} <= set(keys[2])  # 2-word lines
     assert keys[3] == []  # a lone letter after folding: no key
     assert keys[4] == ["s:00.00.0000"]
-    assert not any(k.startswith("p:") for k in keys[0])  # a sentence: no prefix key (prose starts alike)
+    assert not any(k.startswith(("p:", "l:")) for k in keys[0])  # a sentence: no prefix / list key
     menu = document_keys(["Home | World | Politics | Business | Sport", "Story 7: how to make a cake at home"])
     assert "p:home world politics business" in menu[0]  # a list: its head is a key (a menu cut short)
-    assert not any(k.startswith("p:") for k in menu[1])  # a title is not a list
-    assert "p:story how to make" in document_keys(["Story 7: how to make a cake at home"], NearDupKeys(prefix_any=True))[0]
+    assert "l:home\x01|\x015" in menu[0]  # and its shape: first item, separator, 5 items
+    assert not any(k.startswith(("p:", "l:")) for k in menu[1])  # a title is not a list
     assert document_keys(lines, NearDupKeys(shape=False))[4] == []
-    assert not any(k.startswith(("e:", "p:")) for k in document_keys(lines, FOLD_KEYS)[1])
+    assert not any(k.startswith(("e:", "p:", "l:")) for k in document_keys(lines, FOLD_KEYS)[1])
+
+
+def test_echo_takes_the_longest_tail_and_needs_another_line() -> None:
+    # a line's own head is not an echo
+    assert not any(k.startswith("e:") for k in document_keys(["red fox red fox jumps"])[0])
+    # the longest tail that starts another line; a head of one letter is no key
+    keys = document_keys(["News: the big red fox", "the big red fox ran away", "x the big red"])
+    assert [k for k in keys[0] if k.startswith("e:")] == [f"e:news {MASK}"]
+    assert not any(k.startswith("e:") for k in keys[2])  # head "x": < 2 characters
+    long_line = " ".join(["word"] * 31) + " the big red fox"
+    assert not any(k.startswith("e:") for k in document_keys([long_line, "the big red fox ran"])[0])  # > 30 words
+
+
+def test_list_key_is_head_separator_and_length() -> None:
+    a = list_key("News / Attualità / Cerberus is a large dog")
+    b = list_key("News / Scienza e tecnica / In the second book")
+    assert a == b == "l:news\x01/\x013"  # the section and the title change, the shape stays
+    assert list_key("News / Attualità / Cerberus / Dog") == "l:news\x01/\x014"  # another depth: another key
+    assert list_key("Начало - Резултати за 2019 - The Hunza valley") == "l:начало\x01-\x013"
+    assert list_key("Home | News") is None  # one separator: not a list
+    assert list_key("1 | 2 | 3") is None  # first item folds to nothing
+    assert list_segments("a | b · c | d") == ("|", ["a", "b · c", "d"])
+    assert list_segments("a | b · c · d") == ("·", ["a | b", "c", "d"])
+
+
+def test_key_hashes_match_the_string_keys() -> None:
+    """`document_key_hashes` (numpy, batched) gives equal hashes exactly to equal string keys of one group."""
+    docs = [
+        ["Home > World news > Big storm hits coast", "Big storm hits coast of Maine today", "No comments", "X:1", ""],
+        ["Home > Sport > Local team wins", "Local team wins the cup again", "No events", "12.03.2019", "  "],
+        ["HOME | Shop | Cart (2) | Help | Contact us", "Ünïcode wörds, ДА нет; 東京 タワー", "Posted in News: Local team"],
+        ["home | shop | cart (3) | help", "ΟΔΟΣ Σ σ", "x_y 3d 4", "a\ud800b c", "Posted in News: Big storm"],
+    ]
+    groups = ["a.example", "a.example", "a.example", "b.example"]
+    keys = NearDupKeys()
+    hashed = document_key_hashes(docs, groups, keys)
+    for lines, (line_idx, hashes) in zip(docs, hashed):
+        strings = document_keys(lines, keys)
+        for i, ks in enumerate(strings):  # as many distinct hashes as distinct keys, on the same lines
+            assert len(set(hashes[line_idx == i].tolist())) == len(set(ks))
+    # batching does not change a document's hashes
+    for d in range(len(docs)):
+        one = document_key_hashes([docs[d]], [groups[d]], keys)[0]
+        assert one[0].tolist() == hashed[d][0].tolist() and one[1].tolist() == hashed[d][1].tolist()
+    # spreads by hash == spreads by string keys
+    spread = KeySpread(keys, batch_bytes=60)
+    for lines, group in zip(docs, groups):
+        spread.observe(lines, group)
+    spread.freeze()
+    counts: dict[tuple[str, str], int] = {}
+    for lines, group in zip(docs, groups):
+        for k in {k for ks in document_keys(lines, keys) for k in ks}:
+            counts[(group, k)] = counts.get((group, k), 0) + 1
+    for lines, group in zip(docs, groups):
+        expected = [max((counts[(group, k)] for k in ks), default=0) for ks in document_keys(lines, keys)]
+        assert spread.line_spread(lines, group).tolist() == expected
 
 
 ARTICLES = [
