@@ -27,12 +27,12 @@ class HeliumConfig:
     # sharding and exact line dedup
     shard_by: str = "segment"  # segment | files:N | all
     dedup: str = "keep-first"  # keep-first | drop-all | off
-    normalization: str = "strip"  # strip | ccnet (the near-duplicate chain: ccnet + near_dup_spread 4)
+    normalization: str = "ccnet"  # ccnet | strip (chosen with near_dup_spread by `curate eval dedup`)
     dedup_mode: str = "bloom"  # bloom | exact
     bloom_fp_rate: float = 1e-3
     bloom_expected_lines: int = 0  # 0 = estimate from the shard's input size
     # near-duplicate lines: removed when >= N pages of their host in the shard share a key (curate.helium.near_dup); 0 = off
-    near_dup_spread: int = 0  # off by default (CPU); DEFAULT_MIN_SPREAD is the evaluated setting
+    near_dup_spread: int = 4  # near_dup.DEFAULT_MIN_SPREAD, chosen on the valid shards (docs/dedup-eval.md)
     # fastText fuzzy dedup (issue: Helium 2/2)
     fuzzy: bool = False
     dedup_model: str | None = None

@@ -428,9 +428,7 @@ def document_key_hashes(
     order = np.argsort(line_all, kind="stable")
     line_all, hash_all = line_all[order], hash_all[order]
     bounds = np.searchsorted(line_all, doc_first)
-    return [
-        (line_all[bounds[d] : bounds[d + 1]] - doc_first[d], hash_all[bounds[d] : bounds[d + 1]]) for d in range(len(docs))
-    ]
+    return [(line_all[bounds[d] : bounds[d + 1]] - doc_first[d], hash_all[bounds[d] : bounds[d + 1]]) for d in range(len(docs))]
 
 
 def hash_keys(keys: Sequence[str], group: str = "") -> np.ndarray:

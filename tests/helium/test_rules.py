@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
 from curate.helium.bloom import BloomFilter, ExactSet, optimal_bloom_parameters
 from curate.helium.dedup import LineDeduplicator
 from curate.helium.hashing import hash_lines, line_hash
-from curate.helium.normalize import get_normalizer, normalize_ccnet, normalize_strip
+from curate.helium.normalize import (
+    get_normalizer,
+    normalize_ccnet,
+    normalize_ccnet_lines,
+    normalize_lines,
+    normalize_strip,
+)
 
 
 def test_strip_normalization_only_trims() -> None:
@@ -20,6 +28,45 @@ def test_ccnet_normalization() -> None:
     assert normalize_ccnet("  Page 3 of 10 — Café!  ") == "page 0 of 00 cafe"
     assert normalize_ccnet("Copyright © 2019, ACME Inc.") == normalize_ccnet("copyright © 2023 ACME inc")
     assert normalize_ccnet("...!!!") == ""
+
+
+def test_ccnet_lines_equal_the_per_line_function() -> None:
+    lines = [
+        "  Page 3 of 10 — Café!  ",
+        "",
+        "\t \x0b\x1c  ",
+        "ΟΔΟΣ Σ σ İstanbul",  # final sigma and a lowercase that adds a combining mark
+        "٣ apples, ５ pears\u2028and\x85 ２ figs",  # non-ASCII digits and line-ish whitespace inside a line
+        "emoji 😀 and 𝟘 and 𐄀 (Aegean punctuation)",  # astral characters: kept, digit, removed
+        "lone \ud800 surrogate",
+        "...!!!",
+    ]
+    assert normalize_ccnet_lines(lines) == [normalize_ccnet(line) for line in lines]
+    assert normalize_ccnet_lines(lines)[:2] == ["page 0 of 00 cafe", ""]
+    assert normalize_lines(lines, normalize_ccnet) == normalize_ccnet_lines(lines)
+    assert normalize_lines(lines, normalize_strip) == [line.strip() for line in lines]
+    rng = random.Random(0)
+    alphabet = [
+        chr(c)
+        for c in [
+            *range(0x20, 0x250),
+            *range(0x300, 0x370),
+            0x9,
+            0x85,
+            0x2028,
+            0x3000,
+            0x3A3,
+            0x130,
+            0x660,
+            0xFF10,
+            0x1F600,
+            0x1D7CE,
+            0x10100,
+        ]
+    ]
+    for _ in range(300):
+        doc = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 4))]
+        assert normalize_ccnet_lines(doc) == [normalize_ccnet(line) for line in doc]
 
 
 def test_unknown_normalization_is_rejected() -> None:
