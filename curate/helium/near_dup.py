@@ -136,8 +136,8 @@ def _shape_key(line: str) -> str | None:
 
 
 def long_key(line: str) -> str | None:
-    """The only key of a long line (> LONG_CHARS characters): `F:` its lowercased words."""
-    text = " ".join(line.lower().split())
+    """The only key of a long line (> LONG_CHARS characters): `F:` the line without surrounding whitespace."""
+    text = line.strip()
     return "F:" + text if text else None
 
 
@@ -344,8 +344,9 @@ def document_key_hashes(
             emit(lt, line_sum[lt] - salted[t] + mask_salt + ntok[lt].astype(np.uint64) * _K_N + _TAG["m"])
         # b: the word set (>= 3 words)
         t = np.flatnonzero((keyed & (ntok >= 3) & (ntok <= LIST_MAX_WORDS))[tok_line])
-        if t.size:
-            order = np.lexsort((tok_hash[t], tok_line[t]))
+        if t.size:  # one sort key: the line in the high bits, the word's hash in the low ones
+            shift = _U64(max(int(n_lines).bit_length(), 1))
+            order = np.argsort((tok_line[t].astype(np.uint64) << (_U64(64) - shift)) | (tok_hash[t] >> shift))
             lt, ht = tok_line[t][order], tok_hash[t][order]
             new = np.concatenate(([True], (lt[1:] != lt[:-1]) | (ht[1:] != ht[:-1])))
             lt, ht = lt[new], _mix(ht[new] ^ _TAG["b"])
@@ -409,14 +410,10 @@ def document_key_hashes(
             k = ntok[sl] - (np.arange(sl.size) - np.repeat(np.cumsum(reps) - reps, reps) + ECHO_MIN_WORDS)  # head length
             sh = words(first_tok[sl] + k, first_tok[sl] + ntok[sl]) + line_doc[sl].astype(np.uint64) * _K_DOC
             if hh.size and sh.size:
-                order = np.lexsort((hl, hh))
-                hh, hl = hh[order], hl[order]
-                ustart = np.flatnonzero(np.concatenate(([True], hh[1:] != hh[:-1])))
-                uh = hh[ustart]
-                pairs = np.concatenate(([True], (hh[1:] != hh[:-1]) | (hl[1:] != hl[:-1])))
-                two = np.add.reduceat(pairs.astype(np.int64), ustart) >= 2  # the head starts >= 2 lines
+                # a line's heads all differ (their lengths differ), so entries per hash = lines per hash
+                uh, first, count = np.unique(hh, return_index=True, return_counts=True)
                 at = np.minimum(np.searchsorted(uh, sh), uh.size - 1)
-                hit = (uh[at] == sh) & (two[at] | (hl[ustart[at]] != sl))
+                hit = (uh[at] == sh) & ((count[at] >= 2) | (hl[first[at]] != sl))
                 order = np.lexsort((k, sl))  # per line, the shortest head (longest tail) first
                 li, kk = _first_true(sl[order], hit[order], k[order])
                 head_chars = chars_before[first_tok[li] + kk] - chars_before[first_tok[li]] + kk - 1
