@@ -453,20 +453,22 @@ class KeySpread:
         self._counts = np.zeros(0, dtype=np.uint32)
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
-        self._batch: list[tuple[Sequence[str], str]] = []
+        self._batch: list[tuple[Sequence[str], str, str | None]] = []
         self._batch_bytes = 0
         self._kept: dict[int, list] = {}  # document id -> [line indices, key hashes, copies still to look up]
         self._kept_bytes = 0
         self.documents = 0
 
     @staticmethod
-    def _doc_id(lines: Sequence[str], group: str) -> int:
-        return xxhash.xxh3_64_intdigest((group + "\x01" + "\n".join(lines)).encode("utf-8", "surrogatepass"))
+    def _doc_id(lines: Sequence[str], group: str, text: str | None) -> int:
+        text = "\n".join(lines) if text is None else text
+        return xxhash.xxh3_64_intdigest((group + "\x01" + text).encode("utf-8", "surrogatepass"))
 
-    def observe(self, lines: Sequence[str], group: str = "") -> None:
-        """Count each key of this document once (within `group`, e.g. the document's host)."""
-        self._batch.append((lines, group))
-        self._batch_bytes += sum(map(len, lines))
+    def observe(self, lines: Sequence[str], group: str = "", text: str | None = None) -> None:
+        """Count each key of this document once (within `group`, e.g. the document's host); `text`:
+        the lines joined by "\\n", when the caller has it."""
+        self._batch.append((lines, group, text))
+        self._batch_bytes += sum(map(len, lines)) if text is None else len(text)
         self.documents += 1
         if self._batch_bytes >= self.batch_bytes:
             self._flush()
@@ -475,7 +477,7 @@ class KeySpread:
         if not self._batch:
             return
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        per_doc = document_key_hashes([d for d, _ in batch], [g for _, g in batch], self.keys)
+        per_doc = document_key_hashes([d for d, _, _ in batch], [g for _, g, _ in batch], self.keys)
         sizes = np.fromiter((h.size for _, h in per_doc), dtype=np.int64, count=len(per_doc))
         if sizes.any():  # each key once per document
             hashes = np.concatenate([h for _, h in per_doc])
@@ -485,8 +487,8 @@ class KeySpread:
             first = np.concatenate(([True], (hashes[1:] != hashes[:-1]) | (doc[1:] != doc[:-1])))
             self._pending.append(hashes[first])
             self._pending_n += int(first.sum())
-        for (lines, group), (line_idx, hashes) in zip(batch, per_doc):
-            doc_id = self._doc_id(lines, group)
+        for (lines, group, text), (line_idx, hashes) in zip(batch, per_doc):
+            doc_id = self._doc_id(lines, group, text)
             if doc_id in self._kept:  # the same document again (same host, same text): same keys
                 self._kept[doc_id][2] += 1
             elif self._kept_bytes + 12 * hashes.size <= self.keep_bytes:
@@ -530,9 +532,9 @@ class KeySpread:
         out[hit] = self._counts[pos[hit]]
         return out
 
-    def line_spread(self, lines: Sequence[str], group: str = "") -> np.ndarray:
+    def line_spread(self, lines: Sequence[str], group: str = "", text: str | None = None) -> np.ndarray:
         """int64[n]: each line's spread (largest spread of its keys; 0 for lines without keys)."""
-        doc_id = self._doc_id(lines, group) if self._kept else None
+        doc_id = self._doc_id(lines, group, text) if self._kept else None
         kept = self._kept.get(doc_id) if doc_id is not None else None
         if kept is None:
             line_idx, hashes = document_key_hashes([lines], [group], self.keys)[0]
@@ -543,8 +545,9 @@ class KeySpread:
                 del self._kept[doc_id]
                 self._kept_bytes -= 12 * hashes.size
         out = np.zeros(len(lines), dtype=np.int64)
-        if hashes.size:
-            np.maximum.at(out, line_idx, self.spread_of(hashes))
+        if hashes.size:  # line_idx is sorted: one maximum per run of a line's keys
+            starts = np.flatnonzero(np.concatenate(([True], line_idx[1:] != line_idx[:-1])))
+            out[line_idx[starts]] = np.maximum.reduceat(self.spread_of(hashes), starts)
         return out
 
 

@@ -57,10 +57,11 @@ class ExactLineDedup(PipelineStep):
         if self.dedup.needs_observe_pass:
             self.dedup.observe(lines)
         if self.spread is not None:
-            self.spread.observe(lines, host_of(url))
+            self.spread.observe(lines, host_of(url), text)
 
     def process(self, doc: Document) -> None:
-        lines = split_lines(doc.text)
+        text = doc.text
+        lines = split_lines(text)
         removed = self.dedup.removed_mask(lines)
         n_removed = int(removed.sum())
         n_near = 0
@@ -68,7 +69,9 @@ class ExactLineDedup(PipelineStep):
             if not self._frozen:  # end of the observe pass: keep only the keys that can remove a line
                 self.spread.freeze(self.near_dup_spread)
                 self._frozen = True
-            near = (self.spread.line_spread(lines, host_of(doc.metadata.get("url") or "")) >= self.near_dup_spread) & ~removed
+            near = (
+                self.spread.line_spread(lines, host_of(doc.metadata.get("url") or ""), text) >= self.near_dup_spread
+            ) & ~removed
             n_near = int(near.sum())
             removed |= near
         doc.metadata["lines_in"] = len(lines)
