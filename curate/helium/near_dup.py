@@ -155,7 +155,7 @@ def document_keys(lines: Sequence[str], keys: NearDupKeys = NearDupKeys()) -> li
                 heads.setdefault(tuple(toks[:k]), set()).add(j)
     out = []
     for i, toks in enumerate(tokens):
-        if long[i]:  # prose: one cheap key, the line itself (case and spacing aside)
+        if long[i]:  # prose: one cheap key, the stripped line
             text = long_key(lines[i])
             out.append([text] if text else [])
             continue
