@@ -428,13 +428,6 @@ def document_key_hashes(
     return [(line_all[bounds[d] : bounds[d + 1]] - doc_first[d], hash_all[bounds[d] : bounds[d + 1]]) for d in range(len(docs))]
 
 
-def hash_keys(keys: Sequence[str], group: str = "") -> np.ndarray:
-    """uint64 hash of each string key within `group` (xxh3, seed 0: the same in every process)."""
-    if group:
-        keys = [f"{group}\x01{k}" for k in keys]
-    return np.fromiter((xxhash.xxh3_64_intdigest(k) for k in keys), dtype=np.uint64, count=len(keys))
-
-
 KEEP_BYTES = 1 << 30  # per-document key hashes kept by the observe pass for the second pass
 
 
