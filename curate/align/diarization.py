@@ -58,8 +58,11 @@ class DiarizerOptions:
     seg_step_s: float = 2.5  # 5 s chunks every seg_step_s
     seg_overlap_threshold: float | None = 0.5  # frames whose second-most-active local speaker reaches this
     # get a second speaker (the nearest other speaker in time); None = no overlap output
-    seg_count_min_s: float | None = 2.0  # a chunk where two local speakers each speak this long means the
-    # file has at least two speakers (None = the count comes from the clustering alone)
+    seg_count_min_s: float | None = 2.0  # a chunk where two local speakers each speak this long is evidence
+    # of two speakers (None = the count comes from the clustering alone)
+    seg_count_min_chunks: int = 2  # the file has two speakers only with evidence in this many chunks: one
+    # found -> re-clustered into two; two or more found without it -> one (a single chunk's second local
+    # speaker can be one voice changing style; a real turn change shows in the 2 overlapping chunks holding it)
     seg_third_min_s: float = 0.5  # more than two speakers only if some chunk holds a third local speaker
     # this long (not tunable on dev, which has no 3-speaker file: 10x the largest spurious value there)
     seg_activity_threshold: float = 0.5
@@ -283,6 +286,18 @@ def local_speaker_evidence(activity: np.ndarray, threshold: float = 0.5, rank: i
     return float(np.sort(seconds, axis=1)[:, -rank].max())
 
 
+def local_speaker_chunks(
+    activity: np.ndarray, threshold: float = 0.5, rank: int = 2, min_s: float = 2.0, frame_s: float = 270 / 16000
+) -> int:
+    """Number of chunks in which the `rank`-th most talkative local speaker speaks at least `min_s`
+    seconds (`activity`: [chunks, frames, local speakers], active above `threshold`)."""
+    activity = np.asarray(activity)
+    if activity.ndim != 3 or activity.shape[0] == 0 or activity.shape[2] < rank:
+        return 0
+    seconds = (activity > threshold).sum(axis=1) * frame_s  # [chunks, local speakers]
+    return int((np.sort(seconds, axis=1)[:, -rank] >= min_s - 1e-9).sum())
+
+
 def nearest_other_speaker(frame: np.ndarray, overlap: np.ndarray) -> np.ndarray:
     """Second speaker of likely overlapped frames (Bullock et al. 2020): for each frame with
     `overlap` and a speaker (`frame` >= 0), the other speaker whose nearest own frame is closest in
@@ -502,10 +517,15 @@ class BuiltinDiarizer:
         use_seg = opt.segmentation and emb.seg_activity is not None
         if not num_speakers and use_seg and opt.seg_count_min_s is not None:
             act, thr = emb.seg_activity, opt.seg_activity_threshold
-            two = k == 1 and local_speaker_evidence(act, thr, 2) >= opt.seg_count_min_s
-            # one speaker found, but the segmentation heard two local speakers talk a while in one
-            # chunk; or three or more found, but no chunk ever holds a third local speaker
-            if two or (k >= 3 and local_speaker_evidence(act, thr, 3) < opt.seg_third_min_s):
+            two = local_speaker_chunks(act, thr, 2, opt.seg_count_min_s) >= opt.seg_count_min_chunks
+            if k >= 2 and not two:
+                # two or more found, but the segmentation never heard two local speakers talk a while
+                # in enough chunks: one voice (the clustering split it by style or channel)
+                base_labels = np.zeros(len(base_labels), dtype=np.int64)
+                k = 1
+            elif (k == 1 and two) or (k >= 3 and local_speaker_evidence(act, thr, 3) < opt.seg_third_min_s):
+                # one found, but chunks hold two local speakers; or three or more found, but no chunk
+                # ever holds a third local speaker
                 base_labels = cluster_embeddings(embeddings[base], num_speakers=2, fine_clusters=opt.fine_clusters)
                 k = int(base_labels.max()) + 1
         ranked = segmentation_to_frames(emb.seg_starts, emb.seg_activity, n_frames) if use_seg else None
