@@ -356,23 +356,46 @@ def speaker_totals(turns: Sequence[Turn]) -> dict[str, float]:
     return totals
 
 
-def attribute_words(words: Sequence[tuple[float, float]], turns: Sequence[Turn], max_gap: float = 1.0) -> list[str | None]:
+def merge_turns(turns: Sequence[Turn], gap: float = 0.02) -> dict[str, list[tuple[float, float]]]:
+    """Each speaker's turns joined where they touch (within `gap` s), in time order: a speaker's
+    primary turn and the overlapped-speech turn that continues it are one turn."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for spk, s, e in sorted(turns, key=lambda t: (t[0], t[1], t[2])):
+        segs = out.setdefault(spk, [])
+        if segs and s <= segs[-1][1] + gap:
+            segs[-1] = (segs[-1][0], max(segs[-1][1], e))
+        else:
+            segs.append((s, e))
+    return out
+
+
+def attribute_words(
+    words: Sequence[tuple[float, float]], turns: Sequence[Turn], max_gap: float = 1.0, ongoing_turn: bool = True
+) -> list[str | None]:
     """Each word (start, end) -> the speaker whose turns cover most of it.
 
-    Ties go to the speaker with more speech overall, then the smaller label. A word no turn touches
-    goes to the speaker of the nearest turn within `max_gap` seconds, else None."""
+    Ties (a word inside overlapped speech, covered by two speakers alike) go, with `ongoing_turn`,
+    to the speaker whose turn holding the word is longest (the ongoing turn, not a backchannel or
+    an interruption; chosen on dev), then to the speaker with more speech overall, then the
+    smaller label. A word no turn touches goes to the speaker of the nearest turn within `max_gap`
+    seconds, else None."""
     totals = speaker_totals(turns)
     rank = {spk: k for k, spk in enumerate(sorted(totals, key=lambda s: (-totals[s], s)))}
-    by_speaker: dict[str, list[tuple[float, float]]] = {}
-    for spk, s, e in turns:
-        by_speaker.setdefault(spk, []).append((s, e))
+    by_speaker = merge_turns(turns)
     out: list[str | None] = []
     for w0, w1 in words:
         w1 = max(w1, w0)
-        cover = {spk: round(sum(max(0.0, min(w1, e) - max(w0, s)) for s, e in segs), 6) for spk, segs in by_speaker.items()}
-        cover = {spk: c for spk, c in cover.items() if c > 0}
+        cover: dict[str, float] = {}
+        length: dict[str, float] = {}
+        for spk, segs in by_speaker.items():
+            for s, e in segs:
+                c = max(0.0, min(w1, e) - max(w0, s))
+                if c > 0:
+                    cover[spk] = cover.get(spk, 0.0) + c
+                    length[spk] = max(length.get(spk, 0.0), e - s)
         if cover:
-            out.append(sorted(cover, key=lambda s: (-cover[s], rank[s]))[0])
+            key = {spk: (-round(c, 6), -round(length[spk], 3) if ongoing_turn else 0.0, rank[spk]) for spk, c in cover.items()}
+            out.append(min(key, key=lambda spk: key[spk]))
             continue
         mid = 0.5 * (w0 + w1)
         best, best_d = None, max_gap

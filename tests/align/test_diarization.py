@@ -174,6 +174,18 @@ def test_attribution_tie_goes_to_the_speaker_with_more_speech() -> None:
     assert attribute_words([(0.9, 1.1)], []) == [None]
 
 
+def test_attribution_tie_in_overlap_goes_to_the_ongoing_turn() -> None:
+    # A speaks 0-10 s (its turn is split where B's backchannel begins, as the built-in writes it);
+    # B backchannels at 4.0-4.5 s and speaks more overall later (11-25 s)
+    turns = [("A", 0.0, 4.0), ("A", 4.0, 10.0), ("B", 4.0, 4.5), ("B", 11.0, 25.0)]
+    words = [(4.1, 4.4), (3.9, 4.2), (11.5, 12.0)]
+    # (4.1, 4.4): covered alike by both -> A, whose turn holding it is 10 s long (B's is 0.5 s);
+    # (3.9, 4.2): A covers more -> A whatever the tie rule; (11.5, 12.0): B alone
+    assert attribute_words(words, turns) == ["A", "A", "B"]
+    # the second iteration's tie rule: more speech overall -> B
+    assert attribute_words(words, turns, ongoing_turn=False) == ["B", "A", "B"]
+
+
 def test_overlap_share() -> None:
     assert overlap_share([]) == 0.0
     assert overlap_share([("A", 0, 4), ("B", 6, 10)]) == 0.0

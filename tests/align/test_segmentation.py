@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curate.align.diarization import local_speaker_evidence, nearest_other_speaker, segmentation_to_frames
+from curate.align.diarization import (
+    BuiltinDiarizer,
+    DiarizerOptions,
+    Embedded,
+    local_speaker_chunks,
+    local_speaker_evidence,
+    nearest_other_speaker,
+    segmentation_to_frames,
+)
 from curate.align.segmentation import CHUNK, Segmentation, load_torch_zip
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "pyannote_sample" / "sample.wav"
@@ -120,6 +128,62 @@ def test_local_speaker_evidence() -> None:
     assert local_speaker_evidence(acts, rank=3) == pytest.approx(20 * frame_s)
     assert local_speaker_evidence(acts, threshold=0.95) == 0.0
     assert local_speaker_evidence(np.zeros((0, 293, 3))) == 0.0
+
+
+def test_local_speaker_chunks() -> None:
+    acts = np.zeros((4, 293, 3))
+    acts[:, :, 0] = 0.9  # a main local speaker everywhere
+    acts[0, :119, 1] = 0.9  # second local speaker 119 frames (2.008 s) in chunk 0
+    acts[1, :118, 2] = 0.9  # 118 frames (1.991 s) in chunk 1
+    acts[3, 100:300, 1] = 0.6  # 193 frames in chunk 3
+    assert local_speaker_chunks(acts, min_s=2.0) == 2
+    assert local_speaker_chunks(acts, min_s=1.9) == 3
+    assert local_speaker_chunks(acts, threshold=0.7, min_s=2.0) == 1
+    assert local_speaker_chunks(acts, rank=3, min_s=0.1) == 0
+    assert local_speaker_chunks(np.zeros((0, 293, 3))) == 0
+    assert local_speaker_chunks(acts[:, :, :1]) == 0
+
+
+def _embedded(voices: np.ndarray, chunks_with_two: int) -> Embedded:
+    """30 s of speech, 1.5 s windows every 0.75 s with the given embeddings, and 5 s chunks every
+    2.5 s where one local speaker talks throughout, except `chunks_with_two` chunks in which a
+    second local speaker talks 2.5 s."""
+    n_frames = 3000
+    spans = [(s, s + 150) for s in range(0, n_frames - 150 + 1, 75)]
+    starts = np.arange(0, 30 * 16000 - 80000 + 1, 40000)
+    acts = np.zeros((len(starts), 293, 3))
+    acts[:, :, 0] = 0.9
+    for c in range(chunks_with_two):
+        acts[2 * c, :150, 0] = 0.0
+        acts[2 * c, :150, 1] = 0.9  # far apart (2 x 2.5 s): one event per chunk
+    emb = Embedded(np.ones(n_frames, dtype=bool), spans, voices[: len(spans)], 150)
+    emb.seg_starts, emb.seg_activity = starts, acts
+    return emb
+
+
+def test_two_speakers_need_evidence_in_two_chunks() -> None:
+    rng = np.random.default_rng(0)
+    diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
+    diarizer.options = DiarizerOptions(reseg_window_s=None)
+    u, v = np.eye(8)[0], np.eye(8)[1]
+    one = u + 0.05 * rng.standard_normal((39, 8))  # one voice
+    two = np.concatenate([one[:20], v + 0.05 * rng.standard_normal((19, 8))])  # two clearly different voices
+
+    def speakers(voices: np.ndarray, chunks: int, given: int | None = None) -> int:
+        return len({t[0] for t in diarizer.label(_embedded(voices, chunks), given)})
+
+    # the clustering finds two voices: kept only with evidence in >= 2 chunks
+    assert speakers(two, 0) == 1
+    assert speakers(two, 1) == 1
+    assert speakers(two, 2) == 2
+    # the clustering finds one voice: split only with evidence in >= 2 chunks
+    assert speakers(one, 1) == 1
+    assert speakers(one, 2) == 2
+    # a given count is never overruled; without the segmentation the clustering decides
+    assert speakers(two, 0, given=2) == 2
+    assert speakers(one, 2, given=1) == 1
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_count_min_s=None)
+    assert speakers(two, 0) == 2 and speakers(one, 2) == 1
 
 
 def test_nearest_other_speaker() -> None:
