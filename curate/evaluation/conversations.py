@@ -12,6 +12,8 @@ speakers (1-3 chunks each, pauses inside turns), with:
   - short backchannels (a listener chunk cut to <= 0.9 s) dropped into the middle of a turn;
   - per-speaker levels (-23 dBFS +- 4 dB);
   - for every third conversation, a telephone channel: 300-3400 Hz band, 8 kHz, light noise.
+Meetings (`build_meeting`): 3-4 speakers, a random other speaker takes over, 70 % of the time
+0.5-3.0 s before the turn ends, every listener may backchannel (~35 % overlapped speech).
 Everything is seeded, so the same arguments give the same audio and the same truth.
 """
 
@@ -54,6 +56,17 @@ SPEAKERS: dict[str, Speaker] = {
 # Speaker pairs: the dev pairs tune the clustering threshold, the test pairs are reported.
 DEV_PAIRS = (("libri61", "ljspeech"), ("stereo_right", "libri2412"), ("michael", "jfk"))
 TEST_PAIRS = (("michael", "libri2412"), ("jfk", "sonnet"), ("michael", "sonnet"), ("libri2412", "sonnet"), ("jfk", "libri2412"))
+# Meetings (3-4 speakers, ~35 % overlapped speech) from the same splits' speakers.
+DEV_MEETINGS = (
+    ("libri61", "ljspeech", "stereo_right", "libri2412"),
+    ("michael", "jfk", "libri61", "ljspeech"),
+    ("michael", "jfk", "stereo_right"),
+)
+TEST_MEETINGS = (
+    ("michael", "libri2412", "jfk", "sonnet"),
+    ("sonnet", "jfk", "libri2412", "michael"),
+    ("jfk", "sonnet", "libri2412"),
+)
 
 
 def activity(
@@ -146,7 +159,7 @@ class Conversation:
     turns: list[Turn]
     words: list[tuple[str, float, float, str]]  # (text, start, end, speaker)
     telephone: bool
-    pair: tuple[str, str]
+    pair: tuple[str, ...]  # the speakers (a monologue: the same name twice)
 
 
 def build_conversation(
@@ -232,6 +245,56 @@ def build_monologue(
     return Conversation(conv_id, mix, turns, words, telephone, (speaker, speaker))
 
 
+def build_meeting(
+    conv_id: str, speakers: tuple[str, ...], chunks: dict[str, list[Chunk]], seed: int, duration: float = 120.0
+) -> Conversation:
+    """Three or more speakers with heavy overlap (a meeting): after each turn (1-2 chunks) a random
+    other speaker takes over, 70 % of the time 0.5-3.0 s before the turn ends; during a turn longer
+    than 2 s each listener backchannels (a chunk cut to <= 1.5 s) with probability 0.4."""
+    rng = np.random.default_rng(seed)
+    gains = {spk: 10 ** ((-23 + rng.uniform(-4, 4)) / 20) for spk in speakers}
+    placed: list[tuple[str, float, Chunk]] = []
+    t, current = 0.5, speakers[0]
+    while t < duration:
+        start = t
+        for k in range(int(rng.integers(1, 3))):
+            c = chunks[current][int(rng.integers(len(chunks[current])))]
+            t += rng.uniform(0.1, 0.4) if k else 0.0
+            placed.append((current, t, c))
+            t += len(c.audio) / SR
+        end = t
+        others = [spk for spk in speakers if spk != current]
+        for listener in others:
+            if end - start > 2.0 and rng.random() < 0.4:
+                c = chunks[listener][int(rng.integers(len(chunks[listener])))]
+                s0, s1 = c.speech[0]
+                cut = min(s1, s0 + rng.uniform(0.35, 1.5))
+                bc = Chunk(
+                    c.audio[int(max(0.0, s0 - 0.02) * SR) : int((cut + 0.02) * SR)],
+                    [(round(min(0.02, s0), 3), round(cut - s0 + min(0.02, s0), 3))],
+                    [],
+                )
+                placed.append((listener, start + rng.uniform(0.2, 0.8) * (end - start), bc))
+        gap = -rng.uniform(0.5, 3.0) if rng.random() < 0.7 else rng.uniform(0.15, 1.0)
+        t = max(start + 0.5, end + gap)
+        current = others[int(rng.integers(len(others)))]
+    n = int((max(p[1] + len(p[2].audio) / SR for p in placed) + 0.5) * SR)
+    mix = np.zeros(n, dtype=np.float32)
+    turns: list[Turn] = []
+    words: list[tuple[str, float, float, str]] = []
+    for spk, t0, c in placed:
+        x = c.audio
+        i = int(round(t0 * SR))
+        mix[i : i + len(x)] += x / (np.sqrt(np.mean(x**2)) + 1e-9) * gains[spk]
+        t0 = i / SR
+        turns += [(spk, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
+        words += [(w, round(t0 + s, 3), round(t0 + e, 3), spk) for w, s, e in c.words]
+    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
+    return Conversation(
+        conv_id, mix, sorted(turns, key=lambda x: (x[1], x[0])), sorted(words, key=lambda w: w[1]), False, speakers
+    )
+
+
 def build_set(
     shared: Path,
     split: str,
@@ -239,12 +302,15 @@ def build_set(
     duration: float = 120.0,
     words_of: dict[str, list] | None = None,
     monologues: bool = True,
+    meetings: bool = False,
 ) -> list[Conversation]:
     """The conversations of `split` (dev | test): `per_pair` per speaker pair, every third telephone,
-    then one 1-minute single-speaker file per speaker of the split."""
+    then one 1-minute single-speaker file per speaker of the split, then (`meetings`) the split's
+    meetings (`DEV_MEETINGS` / `TEST_MEETINGS`, 2 minutes each)."""
     pairs = DEV_PAIRS if split == "dev" else TEST_PAIRS
+    groups = (DEV_MEETINGS if split == "dev" else TEST_MEETINGS) if meetings else ()
     names = sorted({n for p in pairs for n in p})
-    chunks = {n: load_speaker(shared, SPEAKERS[n], words_of) for n in names}
+    chunks = {n: load_speaker(shared, SPEAKERS[n], words_of) for n in sorted({n for p in pairs + groups for n in p})}
     out = []
     k = 0
     for pair in pairs:
@@ -256,6 +322,9 @@ def build_set(
         for j, name in enumerate(names):
             seed = (3000 if split == "dev" else 4000) + j
             out.append(build_monologue(f"{split}-solo-{name}", name, chunks[name], seed, telephone=j % 2 == 1))
+    for j, group in enumerate(groups):
+        seed = (5000 if split == "dev" else 6000) + j
+        out.append(build_meeting(f"{split}-meeting-{j}", group, chunks, seed))
     return out
 
 

@@ -43,7 +43,7 @@ VAD_THRESHOLDS = (0.35, 0.25)
 @dataclass
 class EvalItem:
     id: str
-    group: str  # "built" | "real"
+    group: str  # "built" | "solo" | "meeting" | "real"
     audio: np.ndarray
     reference: list[Turn]
     uem: tuple[float, float] | None = None
@@ -145,12 +145,17 @@ def source_words(shared: Path, cache: Path) -> dict[str, list]:
     return out
 
 
-def built_items(shared: Path, split: str, per_pair: int, words: dict[str, list] | None) -> list[EvalItem]:
+def built_items(shared: Path, split: str, per_pair: int, words: dict[str, list] | None, meetings: bool = False) -> list[EvalItem]:
+    """Built conversations (group "built"), single-speaker files ("solo") and, with `meetings`,
+    3-4 speaker meetings ("meeting") of the `split`'s speakers."""
     from curate.evaluation.conversations import build_set
 
+    def group(pair: tuple[str, ...]) -> str:
+        return "meeting" if len(set(pair)) > 2 else "solo" if len(set(pair)) == 1 else "built"
+
     return [
-        EvalItem(c.id, "solo" if c.pair[0] == c.pair[1] else "built", c.audio, c.turns, None, c.words)
-        for c in build_set(shared, split, per_pair, words_of=words)
+        EvalItem(c.id, group(c.pair), c.audio, c.turns, None, c.words)
+        for c in build_set(shared, split, per_pair, words_of=words, meetings=meetings)
     ]
 
 
@@ -259,7 +264,7 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
         diarizer.options = best
     report["options"] = diarizer.options.__dict__
     options = diarizer.options
-    items = built_items(shared, "test", per_pair, src_words) + real_items(shared)
+    items = built_items(shared, "test", per_pair, src_words, meetings=True) + real_items(shared)
     if words:
         model = _whisper()
         for item in items:
@@ -270,7 +275,7 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
                 )  # the truth keeps the second iteration's rule, so systems and runs compare
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
     systems = ("none", "builtin_previous", "builtin_previous_count_given", "builtin", "builtin_count_given", "oracle")
-    scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "real")}
+    scores = {g: {s: Scores() for s in systems} for g in ("built", "solo", "meeting", "real")}
     previous = replace(diarizer.options, segmentation=False)
     for item in items:
         seconds = len(item.audio) / SR
@@ -313,12 +318,16 @@ def evaluate(shared: Path, output: Path, per_pair: int = 3, tune: bool = True, w
     }
     built = [i for i in items if i.group == "built"]
     solo = [i for i in items if i.group == "solo"]
+    meet = [i for i in items if i.group == "meeting"]
     report["built_corpus"] = {
         "conversations": len(built),
         "minutes": round(sum(len(i.audio) for i in built) / SR / 60, 1),
         "overlap_share_mean": round(float(np.mean([overlap_share(i.reference) for i in built])), 4),
         "single_speaker_files": len(solo),
         "single_speaker_minutes": round(sum(len(i.audio) for i in solo) / SR / 60, 1),
+        "meetings": len(meet),
+        "meeting_minutes": round(sum(len(i.audio) for i in meet) / SR / 60, 1),
+        "meeting_overlap_share_mean": round(float(np.mean([overlap_share(i.reference) for i in meet])), 4) if meet else None,
     }
     (output / "diarization_eval.json").write_text(json.dumps(report, indent=1, default=str))
     (output / "diarization_eval.md").write_text(markdown(report))

@@ -186,6 +186,35 @@ def test_two_speakers_need_evidence_in_two_chunks() -> None:
     assert speakers(two, 0) == 2 and speakers(one, 2) == 1
 
 
+def test_windows_with_overlapped_speech_are_left_out_of_the_count() -> None:
+    # two voices u and v, and a third of the windows hearing both (their embedding lies between):
+    # counted with the others they form a third "speaker"; left out of the count (the
+    # segmentation's second local speaker is active there) two speakers are found, and all windows
+    # are then clustered into two (or, seg_clean_count_only=False, go to the nearest of the two)
+    rng = np.random.default_rng(1)
+    u, v = np.eye(8)[0], np.eye(8)[1]
+    mixed = (u + v) / np.sqrt(2)
+    voices = np.concatenate([u + 0.03 * rng.standard_normal((13, 8)), mixed + 0.03 * rng.standard_normal((13, 8))])
+    voices = np.concatenate([voices, v + 0.03 * rng.standard_normal((13, 8))])
+    emb = _embedded(voices, chunks_with_two=3)
+    n_frames = emb.speech.shape[0]
+    first, last = emb.spans[13][0], emb.spans[25][1]
+    ranked = segmentation_to_frames(emb.seg_starts, emb.seg_activity, n_frames)
+    assert ranked[first:last, 1].max() < 0.3  # the helper's chunks: no overlap there yet
+    # second local speaker active over the mixed windows, in the chunks that cover them
+    for c, start in enumerate(emb.seg_starts.tolist()):
+        j = np.rint((np.arange(n_frames) * 160 - start - 495) / 270).astype(int)
+        inside = (j >= 0) & (j < 293) & (np.arange(n_frames) >= first) & (np.arange(n_frames) < last)
+        emb.seg_activity[c, j[inside], 2] = 0.9
+    diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None, seg_clean_threshold=None)
+    assert len({t[0] for t in diarizer.label(emb)}) == 3
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None)
+    assert len({t[0] for t in diarizer.label(emb)}) == 2
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None, seg_clean_count_only=False)
+    assert len({t[0] for t in diarizer.label(emb)}) == 2
+
+
 def test_nearest_other_speaker() -> None:
     frame = np.array([0, 0, 0, 0, 1, 1, -1, 2, 2, 0])
     overlap = np.array([0, 0, 1, 1, 1, 0, 1, 1, 0, 1], dtype=bool)

@@ -11,7 +11,14 @@ import pytest
 pytest.importorskip("soxr")
 
 from curate.align.diarization import overlap_share  # noqa: E402
-from curate.evaluation.conversations import SPEAKERS, activity, build_conversation, build_monologue, load_speaker  # noqa: E402
+from curate.evaluation.conversations import (  # noqa: E402
+    SPEAKERS,
+    activity,
+    build_conversation,
+    build_meeting,
+    build_monologue,
+    load_speaker,
+)
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 pytestmark = pytest.mark.skipif(not (SHARED / "data" / "speech").exists(), reason="shared speech data missing")
@@ -45,6 +52,16 @@ def test_monologue_is_one_speaker_and_telephone_is_band_limited(chunks: dict) ->
     spec = np.abs(np.fft.rfft(m.audio)) ** 2
     f = np.fft.rfftfreq(len(m.audio), 1 / 16000)
     assert spec[f > 4200].sum() < 1e-3 * spec.sum()  # 8 kHz telephone channel: nothing above 4 kHz
+
+
+def test_meeting_has_every_speaker_and_heavy_overlap(chunks: dict) -> None:
+    chunks = {**chunks, "jfk": load_speaker(SHARED, SPEAKERS["jfk"])}
+    a = build_meeting("m", ("michael", "libri2412", "jfk"), chunks, seed=5, duration=60.0)
+    b = build_meeting("m", ("michael", "libri2412", "jfk"), chunks, seed=5, duration=60.0)
+    assert np.array_equal(a.audio, b.audio) and a.turns == b.turns  # deterministic
+    assert {t[0] for t in a.turns} == {"michael", "libri2412", "jfk"} and not a.telephone
+    assert all(0 <= s < e <= len(a.audio) / 16000 for _, s, e in a.turns)
+    assert 0.2 <= overlap_share(a.turns) <= 0.6  # far more than the two-speaker conversations
 
 
 def test_energy_activity_rule() -> None:
