@@ -63,6 +63,8 @@ class DiarizerOptions:
     seg_count_min_chunks: int = 2  # the file has two speakers only with evidence in this many chunks: one
     # found -> re-clustered into two; two or more found without it -> one (a single chunk's second local
     # speaker can be one voice changing style; a real turn change shows in the 2 overlapping chunks holding it)
+    seg_count_merge: bool = True  # the other direction: two or more found without the evidence -> one (dev
+    # has no such file; on held-out it kept a split monologue one stream but merged a far-field AMI meeting)
     seg_third_min_s: float | None = None  # more than two speakers only if some chunk holds a third local
     # speaker this long; off: the model's third local activity stays under 0.4 even in the dev meetings
     # (3-4 speakers), so the 0.5 s cap of the third iteration turned every meeting into two speakers
@@ -559,7 +561,7 @@ class BuiltinDiarizer:
         if not num_speakers and use_seg and opt.seg_count_min_s is not None:
             act, thr = emb.seg_activity, opt.seg_activity_threshold
             two = local_speaker_chunks(act, thr, 2, opt.seg_count_min_s) >= opt.seg_count_min_chunks
-            if k >= 2 and not two:
+            if k >= 2 and not two and opt.seg_count_merge:
                 # two or more found, but the segmentation never heard two local speakers talk a while
                 # in enough chunks: one voice (the clustering split it by style or channel)
                 base_labels = np.zeros(len(base_labels), dtype=np.int64)

@@ -184,6 +184,9 @@ def test_two_speakers_need_evidence_in_two_chunks() -> None:
     assert speakers(one, 2, given=1) == 1
     diarizer.options = DiarizerOptions(reseg_window_s=None, seg_count_min_s=None)
     assert speakers(two, 0) == 2 and speakers(one, 2) == 1
+    # seg_count_merge=False: the evidence only ever adds a speaker
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_count_merge=False)
+    assert speakers(two, 0) == 2 and speakers(one, 1) == 1 and speakers(one, 2) == 2
 
 
 def test_windows_with_overlapped_speech_are_left_out_of_the_count() -> None:
