@@ -1,5 +1,5 @@
 """Diarization benchmark (`make bench`): `curate eval diarization` on the shared real references and
-the built two-speaker conversations: no diarization vs the built-in diarizer vs the oracle RTTM.
+the built conversations, monologues and meetings: no diarization vs the built-in diarizer vs the oracle RTTM.
 
     .venv/bin/python -m bench.bench_diarization [--per-pair 3] [--no-words]
 

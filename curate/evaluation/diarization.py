@@ -4,8 +4,8 @@ Data (all real speech):
   - real references in ../shared/data/speech: pyannote_sample (telephone, RTTM + STM), the
     pyannote AMI debug excerpts (RTTM + UEM), the lhotse AMI excerpt (supervisions);
   - two-speaker conversations built from real single-speaker recordings (`conversations.py`),
-    and single-speaker files of the same speakers ("solo"): the `dev` pairs tune the VAD and
-    clustering thresholds, the `test` pairs are reported.
+    single-speaker files of the same speakers ("solo") and 3-4 speaker meetings of them
+    ("meeting"): the `dev` pairs tune the VAD and clustering thresholds, the `test` files are reported.
 Systems, side by side on the same files:
   - none: one stream, i.e. one speaker over the Silero speech regions;
   - builtin: `curate.align.diarization.BuiltinDiarizer` (speaker count estimated; with the
