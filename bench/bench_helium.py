@@ -11,7 +11,9 @@ in its own subprocess:
   the `ExactLineDedup` step over already-read documents, and the floor: xxh3-128 of every line;
 - LID: curate's `LanguageFilter` over already-read documents; the floor, raw batched fastText
   `model.predict` (lid.176.ftz, newlines -> spaces, k=1) over the same texts;
-- whole chain: `curate.helium.pipeline.run_helium(..., HeliumConfig(), workers=1 and 2)`, Ray start included;
+- whole chain: `curate.helium.pipeline.run_helium(..., HeliumConfig(), workers=1 and 2)`, Ray start included,
+  and the exact-dedup chain (`normalization="strip", near_dup_spread=0`, workers=1): the same work as
+  datatrove's chain below, which the speed targets compare against;
 - datatrove 0.10.1, in its own venv (`build/venv-datatrove`, installed here when missing): the
   closest chain, `WarcReader` -> `SentenceDedupSignature`/`SentenceFindDedups`/`SentenceDedupFilter`
   (`split_sentences=False`, i.e. lines, normalization off, no minimum size) -> `LanguageFilter`
@@ -57,6 +59,8 @@ DT_REQUIREMENTS = [
 ]
 MODEL = REPO_ROOT / "models" / "lid.176.ftz"
 MB = 1_000_000
+# (summary name, row key, workers): the chains measured with Ray
+CHAINS = (("curate_exact_w1", "exact_chain", 1), ("curate_w1", "chain", 1), ("curate_w2", "chain", 2))
 LID_BATCH = 512
 TARGET_VS_DATATROVE = 2.0
 TARGET_VS_FLOOR = 0.75
@@ -367,22 +371,29 @@ def start_local_ray(workers: int) -> None:
     )
 
 
-def measure_chain(corpus: Path, workers: int) -> list[dict[str, Any]]:
+def measure_chain(corpus: Path, workers: int, exact_only: bool = False) -> list[dict[str, Any]]:
+    """The default chain, or with `exact_only` the exact-dedup chain (`strip`, no near-duplicate rule):
+    the same work as datatrove's closest chain, which has no near-duplicate stage."""
     from curate.core.ray_runtime import shutdown_ray
     from curate.helium.config import HeliumConfig
     from curate.helium.pipeline import run_helium
 
-    out = BUILD / "bench-out" / f"helium-w{workers}"
+    name = "exact_chain" if exact_only else "chain"
+    what = "exact-dedup chain (`--normalization strip --near-dup-spread 0`)" if exact_only else "default chain"
+    config = HeliumConfig(normalization="strip", near_dup_spread=0) if exact_only else HeliumConfig()
+    out = BUILD / "bench-out" / f"helium-{name}-w{workers}"
     shutil.rmtree(out, ignore_errors=True)
     warm_page_cache(wet_files(corpus))
-    whole = row(f"curate_chain_w{workers}", f"curate `run_helium`, workers={workers}", "chain", 0, 0)
-    start = row(f"curate_ray_start_w{workers}", f"Ray start, workers={workers}", "chain-detail", 0, 0)
-    run = row(f"curate_run_w{workers}", f"curate `run_helium` after Ray start, workers={workers}", "chain-detail", 0, 0)
+    whole = row(f"curate_{name}_w{workers}", f"curate `run_helium`, {what}, workers={workers}", "chain", 0, 0)
+    start = row(f"curate_{name}_ray_start_w{workers}", f"Ray start, workers={workers}", "chain-detail", 0, 0)
+    run = row(
+        f"curate_{name}_run_w{workers}", f"curate `run_helium` after Ray start, {what}, workers={workers}", "chain-detail", 0, 0
+    )
     with measure(whole, tree=True):
         with measure(start, tree=True):
             start_local_ray(workers)
         with measure(run, tree=True):
-            stats = run_helium([str(corpus)], out, HeliumConfig(), workers=workers, resume=False)
+            stats = run_helium([str(corpus)], out, config, workers=workers, resume=False)
     shutdown_ray()
     docs = stats["documents"]
     for r in (whole, run):
@@ -394,7 +405,7 @@ def measure_chain(corpus: Path, workers: int) -> list[dict[str, Any]]:
             kept=docs["kept"],
             dropped=docs["dropped"],
             lines_in=stats["lines"]["in"],
-            lines_removed=stats["lines"]["removed_exact"],
+            lines_removed=stats["lines"]["removed_exact"] + stats["lines"].get("removed_near_dup", 0),
         )
     start.update(cores=round(start["cpu_s"] / max(start["wall_s"], 1e-9), 2))
     shutil.rmtree(out, ignore_errors=True)
@@ -650,8 +661,8 @@ def summarize(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
             cpu_h = cpu + fh["cpu_s"]
             s["floor_chain_with_hash"] = {"label": "floor + line hashing", "mb": mb, "cpu_s": cpu_h, "mb_s_per_core": mb / cpu_h}
     dt = rows.get("datatrove_chain")
-    for workers in (1, 2):
-        c = rows.get(f"curate_chain_w{workers}")
+    for name, key, workers in CHAINS:
+        c = rows.get(f"curate_{key}_w{workers}")
         if not c:
             continue
         entry: dict[str, Any] = {"mb_s_per_core": c["mb_s_per_core"], "mb_s": c["mb_s"]}
@@ -660,15 +671,16 @@ def summarize(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
             entry["vs_datatrove_wall"] = c["mb_s"] / dt["mb_s"]
         if "floor_chain" in s:
             entry["vs_floor_per_core"] = c["mb_s_per_core"] / s["floor_chain"]["mb_s_per_core"]
-        run = rows.get(f"curate_run_w{workers}")
+        run = rows.get(f"curate_{key}_run_w{workers}")
         if run:
             entry["excluding_ray_start"] = {"mb_s_per_core": run["mb_s_per_core"], "mb_s": run["mb_s"]}
             if dt:
                 entry["excluding_ray_start"]["vs_datatrove_per_core"] = run["mb_s_per_core"] / dt["mb_s_per_core"]
             if "floor_chain" in s:
                 entry["excluding_ray_start"]["vs_floor_per_core"] = run["mb_s_per_core"] / s["floor_chain"]["mb_s_per_core"]
-        s[f"curate_w{workers}"] = entry
-    w1 = s.get("curate_w1", {})
+        s[name] = entry
+    # the targets compare like with like: datatrove's chain has exact line dedup and no near-duplicate stage
+    w1 = s.get("curate_exact_w1", {})
     s["targets"] = {
         "vs_datatrove_per_core": {"target": TARGET_VS_DATATROVE, "measured": w1.get("vs_datatrove_per_core")},
         "vs_floor_per_core": {"target": TARGET_VS_FLOOR, "measured": w1.get("vs_floor_per_core")},
@@ -714,11 +726,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| floor | {fc['label']} (sum of the two alone) | | {_fmt(fc['mb'])} | {_fmt(fc['wall_s'])} | {_fmt(fc['cpu_s'])} | 1.00 | | | {_fmt(fc['mb_s_per_core'])} | |"
         )
     lines.append("")
-    for workers in (1, 2):
-        e = s.get(f"curate_w{workers}")
+    for name, key, workers in CHAINS:
+        e = s.get(name)
         if not e:
             continue
-        parts = [f"curate whole chain, workers={workers}: {e['mb_s_per_core']:.2f} MB/s per core ({e['mb_s']:.2f} MB/s wall)"]
+        what = "exact-dedup chain" if key == "exact_chain" else "default chain"
+        parts = [f"curate {what}, workers={workers}: {e['mb_s_per_core']:.2f} MB/s per core ({e['mb_s']:.2f} MB/s wall)"]
         if "vs_datatrove_per_core" in e:
             parts.append(f"{e['vs_datatrove_per_core']:.2f}x datatrove per core (target >= {TARGET_VS_DATATROVE:g}x)")
         if "vs_floor_per_core" in e:
@@ -779,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         help="an existing corpus directory (default: generate build/bench-corpus/<size>mb-s<seed>)",
     )
     parser.add_argument("--skip-datatrove", action="store_true", help="do not install or run the datatrove 0.10.1 comparison")
-    parser.add_argument("--only", default="", help="comma-separated subset of: read,steps,chain1,chain2,datatrove,profile")
+    parser.add_argument("--only", default="", help="comma-separated subset of: read,steps,exact1,chain1,chain2,datatrove,profile")
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile curate's chain (without Ray) and report the top functions"
     )
@@ -798,6 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             "steps": lambda: measure_steps(args.corpus),
             "chain1": lambda: measure_chain(args.corpus, 1),
             "chain2": lambda: measure_chain(args.corpus, 2),
+            "exact1": lambda: measure_chain(args.corpus, 1, exact_only=True),
             "datatrove": lambda: measure_datatrove(args.corpus, args.model),
             "profile": lambda: measure_profile(args.corpus),
         }
@@ -818,7 +832,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus_dir = BUILD / "bench-corpus" / f"{args.size_mb:g}mb-s{args.seed}"
         print(f"bench: corpus {corpus_dir} ({args.size_mb:g} MB)", file=sys.stderr, flush=True)
         manifest = generate(corpus_dir, args.size_mb, args.seed, quiet=True)
-    selected = [m for m in (args.only.split(",") if args.only else ["read", "steps", "chain1", "chain2", "datatrove"]) if m]
+    selected = [
+        m for m in (args.only.split(",") if args.only else ["read", "steps", "exact1", "chain1", "chain2", "datatrove"]) if m
+    ]
     if args.profile and "profile" not in selected:
         selected.append("profile")
     if args.skip_datatrove and "datatrove" in selected:
