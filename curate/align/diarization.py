@@ -65,9 +65,13 @@ class DiarizerOptions:
     # speaker can be one voice changing style; a real turn change shows in the 2 overlapping chunks holding it)
     seg_count_merge: bool = True  # the other direction: two or more found without the evidence -> one (dev
     # has no such file; on held-out it kept a split monologue one stream but merged a far-field AMI meeting)
-    seg_third_min_s: float | None = None  # more than two speakers only if some chunk holds a third local
-    # speaker this long; off: the model's third local activity stays under 0.4 even in the dev meetings
-    # (3-4 speakers), so the 0.5 s cap of the third iteration turned every meeting into two speakers
+    seg_third_min_s: float | None = 0.5  # more than two speakers only if a third local speaker is active
+    # (activity >= seg_third_threshold) this long in at least seg_third_min_share of the chunks (and one);
+    # else re-clustered into two. The model's third local activity stays under 0.4 even in the dev meetings
+    # (3-4 speakers), so the third iteration's 0.5 threshold turned every meeting into two speakers; at
+    # 0.15, dev meetings have such chunks in 14-26 % of their chunks, dev conversations in 0-6 %
+    seg_third_threshold: float = 0.15
+    seg_third_min_share: float = 0.1
     seg_activity_threshold: float = 0.5
     seg_clean_threshold: float | None = 0.3  # the estimated count comes from the windows whose second-ranked
     # local activity stays below this (windows hearing two voices blur the centroids; set on dev: the dev
@@ -75,6 +79,9 @@ class DiarizerOptions:
     seg_clean_min_share: float = 0.1
     seg_clean_count_only: bool = True  # False: cluster only the clean windows (the others go to the nearest
     # centroid): better still on dev, but it broke the telephone-sample test (count-given DER 2.9 -> 15.9 %)
+    seg_clean_only_from: int | None = 3  # ... but with this many speakers or more (estimated or given), the
+    # clean windows alone are clustered (dev meetings, 3-4 speakers, much overlap: 22.9 -> 13.8 % estimated,
+    # 18.7 -> 13.0 % given); None = never
     seg_second: str = "nearest"  # who the second speaker of an overlapped frame is: nearest | vote
     seg_speech_threshold: float | None = 0.7  # also speech: frames where the segmentation's most active
     # local speaker reaches this (labelled from the nearest labelled frame)
@@ -544,19 +551,29 @@ class BuiltinDiarizer:
             "fine_clusters": opt.fine_clusters,
             "split_margin": opt.split_margin,
         }
+        all_base, clean_labels = base, None
         if ranked is not None and opt.seg_clean_threshold is not None and ranked.shape[1] >= 2:
             # windows without overlapped speech (a window hearing two voices blurs both centroids)
             clean = base & np.array([ranked[s:e, 1].max(initial=0.0) < opt.seg_clean_threshold for s, e in spans])
             if clean.sum() >= max(2, opt.seg_clean_min_share * base.sum()):
                 if opt.seg_clean_count_only:
+                    count = num_speakers
                     if not num_speakers:  # the clean windows say how many speakers, all windows who
-                        num_speakers_est = int(cluster_embeddings(embeddings[clean], **clustering).max()) + 1
-                        clustering["num_speakers_est"] = num_speakers_est
+                        clean_labels = cluster_embeddings(embeddings[clean], **clustering)
+                        count = int(clean_labels.max()) + 1
+                        clustering["num_speakers_est"] = count
+                    if opt.seg_clean_only_from is not None and count >= opt.seg_clean_only_from:
+                        base = clean  # many speakers, much overlap: the clean windows alone make the clusters
+                        if clean_labels is not None:
+                            clustering.pop("num_speakers_est")
                 else:  # cluster the clean windows only; the others go to their nearest centroid below
                     base = clean
         labels = np.zeros(len(spans), dtype=np.int64)
         given = num_speakers or clustering.pop("num_speakers_est", None)
-        base_labels = cluster_embeddings(embeddings[base], num_speakers=given, **clustering)
+        if clean_labels is not None and base is clean:
+            base_labels = clean_labels
+        else:
+            base_labels = cluster_embeddings(embeddings[base], num_speakers=given, **clustering)
         k = int(base_labels.max()) + 1
         if not num_speakers and use_seg and opt.seg_count_min_s is not None:
             act, thr = emb.seg_activity, opt.seg_activity_threshold
@@ -566,11 +583,11 @@ class BuiltinDiarizer:
                 # in enough chunks: one voice (the clustering split it by style or channel)
                 base_labels = np.zeros(len(base_labels), dtype=np.int64)
                 k = 1
-            elif (k == 1 and two) or (
-                k >= 3 and opt.seg_third_min_s is not None and local_speaker_evidence(act, thr, 3) < opt.seg_third_min_s
-            ):
-                # one found, but chunks hold two local speakers; or three or more found, but no chunk
-                # ever holds a third local speaker
+            elif (k == 1 and two) or (k >= 3 and not self._third_speaker_evidence(act, opt)):
+                # one found, but chunks hold two local speakers; or three or more found, but too few
+                # chunks hold a third local speaker
+                if opt.seg_clean_count_only:
+                    base = all_base  # two speakers: all windows make the clusters
                 base_labels = cluster_embeddings(embeddings[base], num_speakers=2, fine_clusters=opt.fine_clusters)
                 k = int(base_labels.max()) + 1
         if ranked is not None and opt.seg_speech_threshold is not None:
@@ -613,6 +630,13 @@ class BuiltinDiarizer:
             second[~speech] = -1
             turns = sorted(turns + frame_labels_to_turns(_apply_order(second, order)), key=lambda t: (t[1], t[2], t[0]))
         return turns
+
+    def _third_speaker_evidence(self, activity: np.ndarray, options: DiarizerOptions | None = None) -> bool:
+        opt = options or self.options
+        if opt.seg_third_min_s is None:
+            return True
+        chunks = local_speaker_chunks(activity, opt.seg_third_threshold, 3, opt.seg_third_min_s)
+        return chunks >= max(1.0, opt.seg_third_min_share * len(activity))
 
     def _embed(self, mel: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
         out = np.zeros((len(spans), self.encoder.linear_b.shape[0]), dtype=np.float32)

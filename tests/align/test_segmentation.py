@@ -210,12 +210,79 @@ def test_windows_with_overlapped_speech_are_left_out_of_the_count() -> None:
         inside = (j >= 0) & (j < 293) & (np.arange(n_frames) >= first) & (np.arange(n_frames) < last)
         emb.seg_activity[c, j[inside], 2] = 0.9
     diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
-    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None, seg_clean_threshold=None)
+    no_third_rule = {"seg_third_min_s": None}  # (the third-speaker evidence would also say two: tested below)
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None, seg_clean_threshold=None, **no_third_rule)
     assert len({t[0] for t in diarizer.label(emb)}) == 3
     diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None)
     assert len({t[0] for t in diarizer.label(emb)}) == 2
     diarizer.options = DiarizerOptions(reseg_window_s=None, seg_overlap_threshold=None, seg_clean_count_only=False)
     assert len({t[0] for t in diarizer.label(emb)}) == 2
+
+
+def _mark_frames(emb: Embedded, first: int, last: int, column: int, value: float) -> None:
+    """Local speaker `column` active at `value` over 10 ms frames [first, last), in every chunk."""
+    n_frames = emb.speech.shape[0]
+    assert emb.seg_starts is not None and emb.seg_activity is not None
+    for c, start in enumerate(emb.seg_starts.tolist()):
+        j = np.rint((np.arange(n_frames) * 160 - start - 495) / 270).astype(int)
+        inside = (j >= 0) & (j < 293) & (np.arange(n_frames) >= first) & (np.arange(n_frames) < last)
+        emb.seg_activity[c, j[inside], column] = value
+
+
+def _speaker_of(turns: list[tuple[str, float, float]], at: float) -> str:
+    return next(t[0] for t in turns if t[1] <= at < t[2])
+
+
+def test_many_speakers_cluster_the_clean_windows_only() -> None:
+    # three voices u, v, w (w half like v) and a stretch of overlapped windows whose embedding is
+    # like none of them: clustered with the others, with the clean windows' count (3), the
+    # overlapped windows take a cluster of their own and v and w are merged; with 3+ speakers
+    # (seg_clean_only_from=3) only the clean windows make the clusters and v, w stay apart
+    rng = np.random.default_rng(2)
+    u, v, z, g = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2], np.eye(8)[3]
+    w = 0.5 * v + np.sqrt(0.75) * z
+    parts = [(u, 10), (v, 8), (g, 12), (w, 9)]
+    voices = np.concatenate([c + 0.03 * rng.standard_normal((n, 8)) for c, n in parts])
+    emb = _embedded(voices, chunks_with_two=3)
+    _mark_frames(emb, emb.spans[18][0], emb.spans[29][1], 2, 0.9)  # two local speakers there
+    diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
+    common = {"reseg_window_s": None, "seg_overlap_threshold": None, "seg_third_min_s": None}
+    t_v, t_w = emb.spans[13][0] * 0.01 + 0.2, emb.spans[35][0] * 0.01 + 0.2  # inside v's and w's windows
+    diarizer.options = DiarizerOptions(**common, seg_clean_only_from=None)
+    turns = diarizer.label(emb)
+    assert _speaker_of(turns, t_v) == _speaker_of(turns, t_w)
+    diarizer.options = DiarizerOptions(**common)
+    turns = diarizer.label(emb)
+    assert len({t[0] for t in turns}) == 3 and _speaker_of(turns, t_v) != _speaker_of(turns, t_w)
+    # the same with the count given
+    assert _speaker_of(diarizer.label(emb, 3), t_v) != _speaker_of(diarizer.label(emb, 3), t_w)
+    # with two speakers, all windows still make the clusters (only the count comes from the clean ones)
+    assert DiarizerOptions().seg_clean_only_from == 3 and DiarizerOptions().seg_clean_count_only
+
+
+def test_a_third_speaker_needs_a_third_local_speaker() -> None:
+    # three clearly different voices; the segmentation hears two local speakers in 3 chunks, and a
+    # third local speaker (activity 0.2, as in meetings) for 1 s in `third` of the 11 chunks
+    rng = np.random.default_rng(3)
+    u, v, w = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
+    voices = np.concatenate([c + 0.03 * rng.standard_normal((13, 8)) for c in (u, v, w)])
+    diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
+
+    def speakers(third: int, **options: object) -> int:
+        emb = _embedded(voices, chunks_with_two=3)
+        assert emb.seg_activity is not None and len(emb.seg_activity) == 11
+        for c in range(third):
+            emb.seg_activity[2 * c + 1, 100:160, 1] = 0.6  # 60 frames of 16.9 ms: three local speakers,
+            emb.seg_activity[2 * c + 1, 100:160, 2] = 0.2  # the third-ranked at 0.2
+        diarizer.options = DiarizerOptions(reseg_window_s=None, **options)  # type: ignore[arg-type]
+        return len({t[0] for t in diarizer.label(emb)})
+
+    assert speakers(0) == 2  # no chunk with a third local speaker: two
+    assert speakers(1) == 2  # 1 of 11 chunks < 10 %
+    assert speakers(2) == 3  # 2 of 11 chunks
+    assert speakers(2, seg_third_threshold=0.25) == 2  # activity 0.2 does not count at 0.25
+    assert speakers(2, seg_third_min_s=1.5) == 2  # 1 s is not 1.5 s
+    assert speakers(0, seg_third_min_s=None) == 3  # rule off: the clustering decides
 
 
 def test_nearest_other_speaker() -> None:
