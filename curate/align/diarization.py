@@ -65,6 +65,10 @@ class DiarizerOptions:
     # speaker can be one voice changing style; a real turn change shows in the 2 overlapping chunks holding it)
     seg_count_merge: bool = True  # the other direction: two or more found without the evidence -> one (dev
     # has no such file; on held-out it kept a split monologue one stream but merged a far-field AMI meeting)
+    seg_merge_keep_margin: float | None = 0.135  # ... unless the windows' best 2-way split is this clear
+    # (`two_way_split_margin`; = split_margin): in reverberant far-field audio the segmentation hears
+    # one local speaker at a time (dev conversations through a synthetic far-field channel: 0-1 evidence
+    # chunks, margin 0.17-0.22), while a monologue split by style stays below (dev solos split: -0.03)
     seg_third_min_s: float | None = 0.5  # more than two speakers only if a third local speaker is active
     # (activity >= seg_third_threshold) this long in at least seg_third_min_share of the chunks (and one);
     # else re-clustered into two. The model's third local activity stays under 0.4 even in the dev meetings
@@ -150,6 +154,22 @@ def within_split_similarity(x: np.ndarray) -> float:
         return 1.0
     a, b = x[labels == 0].sum(0), x[labels == 1].sum(0)
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def two_way_split_margin(embeddings: np.ndarray, fine_clusters: int = 12) -> float:
+    """Mean `within_split_similarity` of the two clusters of the best 2-way split of `embeddings`
+    minus their centroid cosine: large when the rows hold two distinct voices, near 0 (or below)
+    for one voice (-1.0 when the rows cannot be split)."""
+    x = _normalize_rows(np.asarray(embeddings, dtype=np.float64))
+    if x.shape[0] < 4:
+        return -1.0
+    labels = cluster_embeddings(x, num_speakers=2, fine_clusters=fine_clusters)
+    if labels.max() < 1:
+        return -1.0
+    a, b = x[labels == 0], x[labels == 1]
+    ca, cb = a.sum(0), b.sum(0)
+    between = float(ca @ cb / max(np.linalg.norm(ca) * np.linalg.norm(cb), 1e-12))
+    return 0.5 * (within_split_similarity(a) + within_split_similarity(b)) - between
 
 
 def cluster_embeddings(
@@ -551,11 +571,12 @@ class BuiltinDiarizer:
             "fine_clusters": opt.fine_clusters,
             "split_margin": opt.split_margin,
         }
-        all_base, clean_labels = base, None
+        all_base, clean_labels, count_rows = base, None, base
         if ranked is not None and opt.seg_clean_threshold is not None and ranked.shape[1] >= 2:
             # windows without overlapped speech (a window hearing two voices blurs both centroids)
             clean = base & np.array([ranked[s:e, 1].max(initial=0.0) < opt.seg_clean_threshold for s, e in spans])
             if clean.sum() >= max(2, opt.seg_clean_min_share * base.sum()):
+                count_rows = clean
                 if opt.seg_clean_count_only:
                     count = num_speakers
                     if not num_speakers:  # the clean windows say how many speakers, all windows who
@@ -578,7 +599,7 @@ class BuiltinDiarizer:
         if not num_speakers and use_seg and opt.seg_count_min_s is not None:
             act, thr = emb.seg_activity, opt.seg_activity_threshold
             two = local_speaker_chunks(act, thr, 2, opt.seg_count_min_s) >= opt.seg_count_min_chunks
-            if k >= 2 and not two and opt.seg_count_merge:
+            if k >= 2 and not two and opt.seg_count_merge and not self._clear_split(embeddings[count_rows], opt):
                 # two or more found, but the segmentation never heard two local speakers talk a while
                 # in enough chunks: one voice (the clustering split it by style or channel)
                 base_labels = np.zeros(len(base_labels), dtype=np.int64)
@@ -630,6 +651,14 @@ class BuiltinDiarizer:
             second[~speech] = -1
             turns = sorted(turns + frame_labels_to_turns(_apply_order(second, order)), key=lambda t: (t[1], t[2], t[0]))
         return turns
+
+    def _clear_split(self, embeddings: np.ndarray, options: DiarizerOptions | None = None) -> bool:
+        """The windows' best 2-way split is clear: each half is more alike within (mean of
+        `within_split_similarity`) than the two centroids are, by `seg_merge_keep_margin`."""
+        opt = options or self.options
+        if opt.seg_merge_keep_margin is None:
+            return False
+        return two_way_split_margin(embeddings, opt.fine_clusters) >= opt.seg_merge_keep_margin
 
     def _third_speaker_evidence(self, activity: np.ndarray, options: DiarizerOptions | None = None) -> bool:
         opt = options or self.options

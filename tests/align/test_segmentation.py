@@ -19,6 +19,7 @@ from curate.align.diarization import (
     local_speaker_evidence,
     nearest_other_speaker,
     segmentation_to_frames,
+    two_way_split_margin,
 )
 from curate.align.segmentation import CHUNK, Segmentation, load_torch_zip
 
@@ -164,7 +165,8 @@ def _embedded(voices: np.ndarray, chunks_with_two: int) -> Embedded:
 def test_two_speakers_need_evidence_in_two_chunks() -> None:
     rng = np.random.default_rng(0)
     diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
-    diarizer.options = DiarizerOptions(reseg_window_s=None)
+    # (the merge direction alone; a clear 2-way split is kept without evidence: tested below)
+    diarizer.options = DiarizerOptions(reseg_window_s=None, seg_merge_keep_margin=None)
     u, v = np.eye(8)[0], np.eye(8)[1]
     one = u + 0.05 * rng.standard_normal((39, 8))  # one voice
     two = np.concatenate([one[:20], v + 0.05 * rng.standard_normal((19, 8))])  # two clearly different voices
@@ -187,6 +189,28 @@ def test_two_speakers_need_evidence_in_two_chunks() -> None:
     # seg_count_merge=False: the evidence only ever adds a speaker
     diarizer.options = DiarizerOptions(reseg_window_s=None, seg_count_merge=False)
     assert speakers(two, 0) == 2 and speakers(one, 1) == 1 and speakers(one, 2) == 2
+
+
+def test_a_clear_two_way_split_is_kept_without_evidence() -> None:
+    rng = np.random.default_rng(4)
+    u, v, z = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
+    one = u + 0.05 * rng.standard_normal((40, 8))
+    close = np.concatenate([one[:20], 0.7 * u + np.sqrt(0.51) * v + 0.05 * rng.standard_normal((20, 8))])
+    apart = np.concatenate([one[:20], z + 0.05 * rng.standard_normal((20, 8))])
+    assert two_way_split_margin(one) < 0.05  # one voice: its halves are alike
+    assert 0.2 < two_way_split_margin(close) < 0.4  # voices at cosine 0.7: within ~1 - 0.7
+    assert two_way_split_margin(apart) > 0.9
+    assert two_way_split_margin(one[:3]) == -1.0  # too few rows to split
+    diarizer = BuiltinDiarizer.__new__(BuiltinDiarizer)
+
+    def speakers(voices: np.ndarray, **options: object) -> int:
+        diarizer.options = DiarizerOptions(reseg_window_s=None, **options)  # type: ignore[arg-type]
+        return len({t[0] for t in diarizer.label(_embedded(voices[:39], chunks_with_two=0))})
+
+    # no chunk holds two local speakers (far-field audio), but the voices split clearly: kept
+    assert speakers(close) == 2 and speakers(apart) == 2
+    assert speakers(close, seg_merge_keep_margin=0.5) == 1 and speakers(apart, seg_merge_keep_margin=0.5) == 2
+    assert speakers(close, seg_merge_keep_margin=None) == 1  # the fourth iteration: always merged
 
 
 def test_windows_with_overlapped_speech_are_left_out_of_the_count() -> None:
