@@ -450,6 +450,7 @@ class KeySpread:
         self._batch_bytes = 0
         self._kept: dict[int, list] = {}  # document id -> [line indices, key hashes, copies still to look up]
         self._kept_bytes = 0
+        self._frozen = False
         self.documents = 0
 
     @staticmethod
@@ -459,7 +460,9 @@ class KeySpread:
 
     def observe(self, lines: Sequence[str], group: str = "", text: str | None = None) -> None:
         """Count each key of this document once (within `group`, e.g. the document's host); `text`:
-        the lines joined by "\\n", when the caller has it."""
+        the lines joined by "\\n", when the caller has it. Not after `freeze`."""
+        if self._frozen:
+            raise RuntimeError("KeySpread.observe after freeze")
         self._batch.append((lines, group, text))
         self._batch_bytes += sum(map(len, lines)) if text is None else len(text)
         self.documents += 1
@@ -510,6 +513,22 @@ class KeySpread:
         if min_spread > 1:
             keep = self._counts >= min_spread
             self._keys, self._counts = self._keys[keep], self._counts[keep]
+        self._frozen = True
+        # the kept documents' line spreads, all in one lookup: (lines with a key, their spread) each
+        entries = [e for e in self._kept.values() if e[1].size]
+        if entries:
+            sizes = np.fromiter((e[1].size for e in entries), dtype=np.int64, count=len(entries))
+            line_idx = np.concatenate([e[0] for e in entries])
+            spread = self.spread_of(np.concatenate([e[1] for e in entries]))
+            doc = np.repeat(np.arange(len(entries)), sizes)
+            # a run of one line's keys in one document (line_idx is sorted within a document)
+            starts = np.flatnonzero(np.concatenate(([True], (line_idx[1:] != line_idx[:-1]) | (doc[1:] != doc[:-1]))))
+            line_max = np.maximum.reduceat(spread, starts)
+            bounds = np.searchsorted(starts, np.concatenate(([0], np.cumsum(sizes))))
+            for d, entry in enumerate(entries):
+                run = slice(bounds[d], bounds[d + 1])
+                entry[0], entry[1] = line_idx[starts[run]], line_max[run]
+        self._kept_bytes = sum(12 * e[1].size for e in self._kept.values())
 
     def spread_of(self, hashes: np.ndarray) -> np.ndarray:
         """Counted spread of each key hash (0 when unseen or dropped by `freeze`)."""
@@ -529,6 +548,7 @@ class KeySpread:
         """int64[n]: each line's spread (largest spread of its keys; 0 for lines without keys)."""
         doc_id = self._doc_id(lines, group, text) if self._kept else None
         kept = self._kept.get(doc_id) if doc_id is not None else None
+        out = np.zeros(len(lines), dtype=np.int64)
         if kept is None:
             line_idx, hashes = document_key_hashes([lines], [group], self.keys)[0]
         else:
@@ -537,7 +557,9 @@ class KeySpread:
             if not kept[2]:
                 del self._kept[doc_id]
                 self._kept_bytes -= 12 * hashes.size
-        out = np.zeros(len(lines), dtype=np.int64)
+            if self._frozen:  # resolved by `freeze`: one spread per line with keys
+                out[line_idx] = hashes
+                return out
         if hashes.size:  # line_idx is sorted: one maximum per run of a line's keys
             starts = np.flatnonzero(np.concatenate(([True], line_idx[1:] != line_idx[:-1])))
             out[line_idx[starts]] = np.maximum.reduceat(self.spread_of(hashes), starts)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -53,6 +54,11 @@ from curate.helium.wet import WetDocument, read_records
 
 BYTES_PER_LINE_ESTIMATE = 48  # CommonCrawl WET lines average ~45-60 bytes; errs towards a larger filter
 GZIP_RATIO_ESTIMATE = 3.5
+# A shard that needs an observe pass (drop-all, the near-duplicate spread rule) keeps the records the
+# observe pass parsed, up to this many bytes of text per shard (whole parts, in order; the rest is read
+# and parsed again in the second pass). Outputs are the same either way.
+RECORD_CACHE_BYTES = 512 << 20
+_RECORD_OVERHEAD = 1024  # per record: the WetDocument, its id / url / date strings
 
 
 @dataclass(frozen=True)
@@ -161,19 +167,40 @@ class ShardReaderCore:
         self.parts = parts
         self.done = done
         self.chunk_bytes = config.chunk_bytes
+        self.record_cache_bytes = RECORD_CACHE_BYTES
         self.handlers = record_handlers(config.input_format, config.extractor)
         self._chunks = self._generate()
 
-    def _generate(self) -> Iterator[Chunk | None]:
-        if self.dedup.needs_observe_pass:
-            for part in self.parts:
-                for item in read_records(part.source, None, self.handlers):
-                    if isinstance(item, WetDocument) and not item.drop_reason:
+    def _observe(self) -> dict[str, list[WetDocument | Issue]]:
+        """The observe pass over the whole shard. Returns the records it read, per part, for the
+        parts that fit in `record_cache_bytes` (parts in order, all or nothing per part): the second
+        pass takes them from memory instead of reading and parsing the files again."""
+        cached: dict[str, list[WetDocument | Issue]] = {}
+        budget = self.record_cache_bytes
+        for part in self.parts:
+            items: list[WetDocument | Issue] | None = [] if budget > 0 else None
+            for item in read_records(part.source, printable_path(part.source), self.handlers):
+                if isinstance(item, WetDocument):
+                    if not item.drop_reason:
                         self.dedup.observe(item.text, item.url)
+                    budget -= sys.getsizeof(item.text) + _RECORD_OVERHEAD
+                if items is not None:
+                    items.append(item)
+                    if budget < 0:
+                        items = None  # this part and the next ones are read again
+            if items is not None:
+                cached[part.name] = items
+        return cached
+
+    def _generate(self) -> Iterator[Chunk | None]:
+        cached = self._observe() if self.dedup.needs_observe_pass else {}
         for part in self.parts:
             skip = part.name in self.done
             chunk = Chunk(part, 0, False)
-            for item in read_records(part.source, printable_path(part.source), self.handlers):
+            records = cached.pop(part.name, None)
+            if records is None:
+                records = read_records(part.source, printable_path(part.source), self.handlers)  # type: ignore[assignment]
+            for item in records:
                 if isinstance(item, Issue):
                     chunk.issues.append(item.to_dict())
                     continue

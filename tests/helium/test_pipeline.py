@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.helium.config import HeliumConfig
-from curate.helium.pipeline import run_helium
+from curate.helium.pipeline import ShardReaderCore, plan_parts, run_helium
 from curate.helium.wet_writer import WetPage, write_wet
 from tests.conftest import REPO, c4_documents, shared_path
 
@@ -302,3 +302,32 @@ def test_near_dup_spread_removes_a_sites_chrome_variants(
     off = read_documents(tmp_path / "off")
     assert off["https://site.example/n1"]["text"].startswith("Home | News | Weather | Contact\nPosted by Bob in World\n")
     assert all(row["lines_removed_near_dup"] == 0 for row in off.values())
+
+
+def _reader_chunks(paths: list[str], config: HeliumConfig, cache_bytes: int | None) -> list[tuple]:
+    out = []
+    for shard, parts in plan_parts(paths, config.shard_by).items():
+        reader = ShardReaderCore(shard, parts, config, set())
+        if cache_bytes is not None:
+            reader.record_cache_bytes = cache_bytes
+        while True:
+            info, chunk = reader.next_chunk()
+            if info.shard_done:
+                break
+            assert chunk is not None
+            docs = [(d.id, d.text, sorted(d.metadata.items())) for d in chunk.docs]
+            out.append((chunk.part.name, chunk.index, chunk.last, docs, chunk.issues, chunk.bytes_in))
+    return out
+
+
+def test_observe_pass_record_cache_gives_the_same_chunks(planted_shard: Path) -> None:
+    # the observe pass keeps the parsed records of the parts that fit and the second pass reuses them;
+    # all cached, none (every part read twice) and the first parts only must give identical chunks,
+    # issues of malformed files included
+    malformed = sorted(str(p) for p in shared_path("wet", "malformed").iterdir())
+    paths = sorted(str(p) for p in planted_shard.rglob("*.wet*")) + malformed
+    config = HeliumConfig(shard_by="all", chunk_bytes=2000)  # ccnet + the spread rule: an observe pass
+    cached = _reader_chunks(paths, config, None)
+    assert sum(len(c[4]) for c in cached) >= len(malformed) and sum(len(c[3]) for c in cached) >= 7
+    assert cached == _reader_chunks(paths, config, 0)
+    assert cached == _reader_chunks(paths, config, 20000)  # the first two parts
