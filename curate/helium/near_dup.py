@@ -399,15 +399,33 @@ def document_key_hashes(
         # e: the head of a line whose tail (2..12 words) starts another line of the same document
         if keys.echo:
             chars_before = np.concatenate(([0], np.cumsum(tok_chars)))
+            # a tail can only be another line's head when its first word starts a line (of >= 2 words)
+            # of the same document: keep those tails, and the heads of the lines such a tail starts with
+            doc_word = tok_hash + line_doc[tok_line].astype(np.uint64) * _K_DOC  # (document, word)
             j = np.flatnonzero(ntok >= ECHO_MIN_WORDS)
+            starts_line = np.unique(doc_word[first_tok[j]])
+            n_of = ntok[tok_line]
+            tails = (keyed & (ntok > ECHO_MIN_WORDS) & (ntok <= keys.echo))[tok_line]
+            # tails of 2..min(n-1, 12) words: the head (k = the tail's first word's position) has
+            # max(1, n-12)..n-2 words
+            tails &= (pos >= np.maximum(1, n_of - ECHO_MAX_WORDS)) & (pos <= n_of - ECHO_MIN_WORDS)
+            t = np.flatnonzero(tails)
+            if t.size and starts_line.size:
+                at = np.minimum(np.searchsorted(starts_line, doc_word[t]), starts_line.size - 1)
+                t = t[starts_line[at] == doc_word[t]]
+            else:
+                t = t[:0]
+            tail_words = np.unique(doc_word[t])
+            if tail_words.size:
+                at = np.minimum(np.searchsorted(tail_words, doc_word[first_tok[j]]), tail_words.size - 1)
+                j = j[tail_words[at] == doc_word[first_tok[j]]]
+            else:
+                j = j[:0]
             reps = np.minimum(ntok[j], ECHO_MAX_WORDS) - ECHO_MIN_WORDS + 1
             hl = np.repeat(j, reps)
             hk = np.arange(hl.size) - np.repeat(np.cumsum(reps) - reps, reps) + ECHO_MIN_WORDS
             hh = words(first_tok[hl], first_tok[hl] + hk) + line_doc[hl].astype(np.uint64) * _K_DOC
-            i = np.flatnonzero(keyed & (ntok > ECHO_MIN_WORDS) & (ntok <= keys.echo))
-            reps = np.minimum(ntok[i] - 1, ECHO_MAX_WORDS) - ECHO_MIN_WORDS + 1  # tails of 2..min(n-1, 12) words
-            sl = np.repeat(i, reps)
-            k = ntok[sl] - (np.arange(sl.size) - np.repeat(np.cumsum(reps) - reps, reps) + ECHO_MIN_WORDS)  # head length
+            sl, k = tok_line[t], pos[t]  # k: head length
             sh = words(first_tok[sl] + k, first_tok[sl] + ntok[sl]) + line_doc[sl].astype(np.uint64) * _K_DOC
             if hh.size and sh.size:
                 # a line's heads all differ (their lengths differ), so entries per hash = lines per hash

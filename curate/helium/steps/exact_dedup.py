@@ -47,6 +47,7 @@ class ExactLineDedup(PipelineStep):
         self.near_dup_spread = near_dup_spread
         self.spread = KeySpread() if near_dup_spread else None
         self._frozen = False
+        self._hosts: dict[str, str] = {}  # url -> host, from the observe pass
 
     @property
     def needs_observe_pass(self) -> bool:
@@ -57,7 +58,8 @@ class ExactLineDedup(PipelineStep):
         if self.dedup.needs_observe_pass:
             self.dedup.observe(lines)
         if self.spread is not None:
-            self.spread.observe(lines, host_of(url), text)
+            host = self._hosts[url] = host_of(url)  # the removal pass looks it up (same documents)
+            self.spread.observe(lines, host, text)
 
     def process(self, doc: Document) -> None:
         text = doc.text
@@ -69,8 +71,10 @@ class ExactLineDedup(PipelineStep):
             if not self._frozen:  # end of the observe pass: keep only the keys that can remove a line
                 self.spread.freeze(self.near_dup_spread)
                 self._frozen = True
+            url = doc.metadata.get("url") or ""
+            host = self._hosts.pop(url, None)
             near = (
-                self.spread.line_spread(lines, host_of(doc.metadata.get("url") or ""), text) >= self.near_dup_spread
+                self.spread.line_spread(lines, host_of(url) if host is None else host, text) >= self.near_dup_spread
             ) & ~removed
             n_near = int(near.sum())
             removed |= near
