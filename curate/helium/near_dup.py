@@ -37,11 +37,14 @@ few pages of one site stays below the threshold.
 `document_key_hashes` computes the same keys as 64-bit hashes for a batch of documents with numpy
 (the folded text of the batch is hashed once, polynomially, so the hash of any span of words is
 O(1); a masked word is a position-salted sum), which is what `KeySpread` counts. The observe pass
-keeps each document's key hashes (`keep_bytes`) so the second pass only looks them up.
+keeps each document's key hashes (`keep_bytes`); `freeze` turns them, in one lookup, into each kept
+document's line spreads, so the second pass only reads them. The echo key only hashes the tails
+whose first word starts a line of the same document, and the heads of those lines.
 
 Memory: 12 bytes per distinct (host, key) while observing (about 5-20 keys per line), plus the
-kept per-document hashes (12 bytes per key, up to `keep_bytes`; beyond it keys are recomputed);
-`freeze(min_spread)` keeps only the keys that can remove a line. A host with fewer than
+kept per-document hashes (12 bytes per key, up to `keep_bytes`; beyond it keys are recomputed;
+after `freeze`, 16 bytes per line with a key); `freeze(min_spread)` keeps only the keys that can
+remove a line. A host with fewer than
 `min_spread` pages in the shard never has a line removed by this rule.
 """
 
