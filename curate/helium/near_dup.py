@@ -229,6 +229,7 @@ def _space_table() -> np.ndarray:
 def _separator_table() -> np.ndarray:
     table = np.zeros(sys.maxunicode + 1, dtype=bool)
     table[[ord(c) for c in _SEPARATORS if len(c) == 1]] = True
+    table[ord(":")] = True  # the first character of "::"
     return table
 
 
@@ -360,11 +361,17 @@ def document_key_hashes(
         short = max(keys.prefix, keys.segments)
         if short:
             # a list line has >= 2 separators with whitespace on both sides: a cheap numpy test first
-            space = _space_table()[cp]
-            sep_at = np.zeros(cp.size, dtype=bool)
-            sep_at[1:-1] = _separator_table()[cp[1:-1]] & space[:-2] & space[2:]
-            sep_at[1:-2] |= (cp[1:-2] == 58) & (cp[2:-1] == 58) & space[:-3] & space[3:]  # "::"
-            seps = np.bincount(np.searchsorted(newlines, np.flatnonzero(sep_at)), minlength=n_lines)
+            # (only at the few separator code points: one table lookup over the text, then sparse)
+            space = _space_table()
+            at = np.flatnonzero(_separator_table()[cp])
+            at = at[(at >= 1) & (at <= cp.size - 2)]
+            colon = cp[at] == 58  # "::" (two characters), the others one
+            one, two = at[~colon], at[colon]
+            one = one[space[cp[one - 1]] & space[cp[one + 1]]]
+            two = two[two <= cp.size - 3]
+            two = two[(cp[two + 1] == 58) & space[cp[two - 1]] & space[cp[two + 2]]]
+            sep_at = np.sort(np.concatenate((one, two)))
+            seps = np.bincount(np.searchsorted(newlines, sep_at), minlength=n_lines)
             cand = np.flatnonzero(keyed & (ntok <= short) & (seps >= 2))
             text = "\n".join([lines[i] for i in cand.tolist()])
             found = [(m.start(), _SEPARATORS[m.group(1)]) for m in _LIST_SEPARATOR.finditer(text)]
