@@ -106,6 +106,11 @@ def helium(
         "--near-dup-spread",
         help="Remove lines whose near-duplicate keys are on >= N pages of their host in the shard; 0 = off; default 4.",
     ),
+    near_dup_files: int | None = typer.Option(
+        None,
+        "--near-dup-files",
+        help="Near-duplicate counts cover groups of N consecutive files of a shard (memory); 0 = the whole shard; default 8.",
+    ),
     dedup_model: str | None = typer.Option(None, "--dedup-model", help="fastText dup/unique line model; enables fuzzy dedup."),
     fuzzy_threshold: float | None = typer.Option(
         None, "--fuzzy-threshold", help="P(dup) at which a line is dup-like; default 0.8."
@@ -158,6 +163,7 @@ def helium(
             "bloom_expected_lines": bloom_expected_lines,
             "shard_by": shard_by,
             "near_dup_spread": near_dup_spread,
+            "near_dup_files": near_dup_files,
             "dedup_model": dedup_model,
             "fuzzy": True if dedup_model else None,
             "fuzzy_threshold": fuzzy_threshold,

@@ -33,6 +33,9 @@ class HeliumConfig:
     bloom_expected_lines: int = 0  # 0 = estimate from the shard's input size
     # near-duplicate lines: removed when >= N pages of their host in the shard share a key (curate.helium.near_dup); 0 = off
     near_dup_spread: int = 4  # near_dup.DEFAULT_MIN_SPREAD, chosen on the valid shards (docs/dedup-eval.md)
+    # the near-duplicate counts cover groups of this many consecutive input files of a shard (0 = the
+    # whole shard): their memory (~12 bytes per distinct host + key) grows with the text they cover
+    near_dup_files: int = 8
     # fastText fuzzy dedup (issue: Helium 2/2)
     fuzzy: bool = False
     dedup_model: str | None = None
@@ -112,6 +115,8 @@ class HeliumConfig:
             raise ValueError(f"dedup_mode must be bloom or exact, not {self.dedup_mode!r}")
         if self.near_dup_spread == 1 or self.near_dup_spread < 0:
             raise ValueError(f"--near-dup-spread must be 0 (off) or >= 2, not {self.near_dup_spread}")
+        if self.near_dup_files < 0:
+            raise ValueError(f"--near-dup-files must be 0 (the whole shard) or >= 1, not {self.near_dup_files}")
         if not 0 <= self.lid_threshold <= 1:
             raise ValueError("--lid-threshold must be in [0, 1]")
         if self.fuzzy and not self.dedup_model:

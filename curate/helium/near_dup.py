@@ -456,7 +456,7 @@ def document_key_hashes(
     return [(line_all[bounds[d] : bounds[d + 1]] - doc_first[d], hash_all[bounds[d] : bounds[d + 1]]) for d in range(len(docs))]
 
 
-KEEP_BYTES = 1 << 30  # per-document key hashes kept by the observe pass for the second pass
+KEEP_BYTES = 256 << 20  # per-document key hashes kept by the observe pass for the second pass
 
 
 class KeySpread:

@@ -55,9 +55,9 @@ from curate.helium.wet import WetDocument, read_records
 BYTES_PER_LINE_ESTIMATE = 48  # CommonCrawl WET lines average ~45-60 bytes; errs towards a larger filter
 GZIP_RATIO_ESTIMATE = 3.5
 # A shard that needs an observe pass (drop-all, the near-duplicate spread rule) keeps the records the
-# observe pass parsed, up to this many bytes of text per shard (whole parts, in order; the rest is read
-# and parsed again in the second pass). Outputs are the same either way.
-RECORD_CACHE_BYTES = 512 << 20
+# observe pass parsed, up to this many bytes of text per group of files (whole parts, in order; the rest
+# is read and parsed again in the second pass). Outputs are the same either way; memory is the bound.
+RECORD_CACHE_BYTES = 64 << 20
 _RECORD_OVERHEAD = 1024  # per record: the WetDocument, its id / url / date strings
 
 
@@ -168,21 +168,29 @@ class ShardReaderCore:
         self.done = done
         self.chunk_bytes = config.chunk_bytes
         self.record_cache_bytes = RECORD_CACHE_BYTES
+        self.near_dup_files = config.near_dup_files if config.near_dup_spread else 0
         self.handlers = record_handlers(config.input_format, config.extractor)
         self._chunks = self._generate()
 
-    def _observe(self) -> dict[str, list[WetDocument | Issue]]:
-        """The observe pass over the whole shard. Returns the records it read, per part, for the
-        parts that fit in `record_cache_bytes` (parts in order, all or nothing per part): the second
-        pass takes them from memory instead of reading and parsing the files again."""
+    def _groups(self) -> list[list[Part]]:
+        """The shard's parts in the groups the near-duplicate counts cover (one group: the whole shard)."""
+        n = self.near_dup_files
+        if n <= 0 or n >= len(self.parts):
+            return [self.parts]
+        return [self.parts[i : i + n] for i in range(0, len(self.parts), n)]
+
+    def _observe(self, parts: list[Part], exact: bool = True, near_dup: bool = True) -> dict[str, list[WetDocument | Issue]]:
+        """The observe pass over `parts`. Returns the records it read, per part, for the parts that fit
+        in `record_cache_bytes` (parts in order, all or nothing per part): the second pass takes them
+        from memory instead of reading and parsing the files again."""
         cached: dict[str, list[WetDocument | Issue]] = {}
         budget = self.record_cache_bytes
-        for part in self.parts:
+        for part in parts:
             items: list[WetDocument | Issue] | None = [] if budget > 0 else None
             for item in read_records(part.source, printable_path(part.source), self.handlers):
                 if isinstance(item, WetDocument):
                     if not item.drop_reason:
-                        self.dedup.observe(item.text, item.url)
+                        self.dedup.observe(item.text, item.url, exact=exact, near_dup=near_dup)
                     budget -= sys.getsizeof(item.text) + _RECORD_OVERHEAD
                 if items is not None:
                     items.append(item)
@@ -193,8 +201,19 @@ class ShardReaderCore:
         return cached
 
     def _generate(self) -> Iterator[Chunk | None]:
-        cached = self._observe() if self.dedup.needs_observe_pass else {}
-        for part in self.parts:
+        groups = self._groups()
+        # drop-all's counts always cover the whole shard: with several near-duplicate groups, count them first
+        exact_first = len(groups) > 1 and self.dedup.dedup.needs_observe_pass
+        if exact_first:
+            self._observe(self.parts, near_dup=False)
+        for index, group in enumerate(groups):
+            if index:
+                self.dedup.reset_near_dup()
+            cached = self._observe(group, exact=not exact_first) if self.dedup.needs_observe_pass else {}
+            yield from self._process(group, cached)
+
+    def _process(self, parts: list[Part], cached: dict[str, list[WetDocument | Issue]]) -> Iterator[Chunk | None]:
+        for part in parts:
             skip = part.name in self.done
             chunk = Chunk(part, 0, False)
             records = cached.pop(part.name, None)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -302,6 +303,14 @@ def test_near_dup_spread_removes_a_sites_chrome_variants(
     off = read_documents(tmp_path / "off")
     assert off["https://site.example/n1"]["text"].startswith("Home | News | Weather | Contact\nPosted by Bob in World\n")
     assert all(row["lines_removed_near_dup"] == 0 for row in off.values())
+    # the counts cover groups of N files of a shard: one file per group, no host has 4 pages in a group
+    # (exact dedup still spans the shard); two files per group = the whole shard
+    per_file = run_helium([str(root)], tmp_path / "g1", replace(near_dup, near_dup_files=1), workers=1)
+    assert per_file["lines"]["removed_near_dup"] == 0 and per_file["reconciled"]
+    assert per_file["lines"]["removed_exact"] == stats["lines"]["removed_exact"]
+    run_helium([str(root)], tmp_path / "g2", replace(near_dup, near_dup_files=2), workers=1)
+    documents = {k: v for k, v in tree_digest(tmp_path / "w1").items() if k != "stats.json"}  # stats.json: its config
+    assert {k: v for k, v in tree_digest(tmp_path / "g2").items() if k != "stats.json"} == documents
 
 
 def _reader_chunks(paths: list[str], config: HeliumConfig, cache_bytes: int | None) -> list[tuple]:

@@ -53,11 +53,18 @@ class ExactLineDedup(PipelineStep):
     def needs_observe_pass(self) -> bool:
         return self.dedup.needs_observe_pass or self.spread is not None
 
-    def observe(self, text: str, url: str = "") -> None:
-        lines = split_lines(text)
-        if self.dedup.needs_observe_pass:
-            self.dedup.observe(lines)
+    def reset_near_dup(self) -> None:
+        """Start the near-duplicate counts afresh (a new group of files); exact dedup state is kept."""
         if self.spread is not None:
+            self.spread = KeySpread()
+            self._frozen = False
+            self._hosts.clear()
+
+    def observe(self, text: str, url: str = "", exact: bool = True, near_dup: bool = True) -> None:
+        lines = split_lines(text)
+        if exact and self.dedup.needs_observe_pass:
+            self.dedup.observe(lines)
+        if near_dup and self.spread is not None:
             host = self._hosts[url] = host_of(url)  # the removal pass looks it up (same documents)
             self.spread.observe(lines, host, text)
 
