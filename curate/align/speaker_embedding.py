@@ -2,8 +2,8 @@
 
 The weights are `resemblyzer/pretrained.pt` from the PyPI wheel `resemblyzer==0.1.4` (Apache-2.0,
 SHA-256 39373b86…134e), installed into `models/` by `make models` without installing the package
-(it would pull torch, librosa and webrtcvad). This module reads the file with a small reader of
-torch's legacy serialization format (no torch import) and runs the model's forward pass in numpy:
+(it would pull torch, librosa and webrtcvad). `curate.core.torch_checkpoint.load_torch_legacy`
+reads it (no torch import); this module runs the model's forward pass in numpy:
 
   mel (40 bands, 25 ms Hann window, 10 ms hop, power spectrum, Slaney mel, as resemblyzer's
   `wav_to_mel_spectrogram` via librosa defaults) -> 3-layer LSTM (40 -> 256) -> last hidden state
@@ -16,13 +16,11 @@ Silero VAD of the diarizer instead of webrtcvad.
 
 from __future__ import annotations
 
-import pickle
-import struct
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from curate.core.torch_checkpoint import load_torch_legacy
 
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
@@ -31,90 +29,6 @@ N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s: the window length the encoder was trained on
 NORM_TARGET_DBFS = -30.0
 MODEL_NAME = "ge2e-resemblyzer"
-
-_DTYPES = {
-    "FloatStorage": np.float32,
-    "DoubleStorage": np.float64,
-    "HalfStorage": np.float16,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "ByteStorage": np.uint8,
-    "BoolStorage": np.bool_,
-}
-_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class _StorageType:
-    def __init__(self, name: str) -> None:
-        self.dtype = _DTYPES[name]
-
-
-class _LazyTensor:
-    def __init__(self, key: str, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
-        self.key, self.offset, self.size, self.stride = key, offset, tuple(size), tuple(stride)
-
-
-def _rebuild_tensor(storage: tuple[str, Any], offset: int, size: Any, stride: Any, *_: Any) -> _LazyTensor:
-    return _LazyTensor(storage[0], offset, size, stride)
-
-
-class _Unpickler(pickle.Unpickler):
-    storage_types: dict[str, Any]
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
-            return _rebuild_tensor
-        if module == "torch" and name in _DTYPES:
-            return _StorageType(name)
-        if module == "collections" and name == "OrderedDict":
-            return OrderedDict
-        if module in ("builtins", "__builtin__") and name in ("dict", "list", "tuple", "set", "int", "float", "str"):
-            return super().find_class("builtins", name)
-        raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a weights file")
-
-    def persistent_load(self, pid: Any) -> tuple[str, Any]:
-        # ('storage', storage_type, key, location, numel[, view_metadata])
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
-            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
-        self.storage_types[str(pid[2])] = pid[1]
-        return (str(pid[2]), pid[1])
-
-
-def load_torch_legacy(path: str | Path) -> dict[str, Any]:
-    """Read a torch (pre-1.6, non-zip) checkpoint into plain Python + numpy arrays, without torch.
-
-    Only the classes a state dict needs are allowed (no arbitrary code runs)."""
-    with open(path, "rb") as fh:
-        if pickle.load(fh) != _LEGACY_MAGIC:  # noqa: S301 - plain int
-            raise ValueError(f"{path}: not a legacy torch checkpoint")
-        pickle.load(fh)  # protocol version  # noqa: S301
-        pickle.load(fh)  # sys info  # noqa: S301
-        unpickler = _Unpickler(fh)
-        unpickler.storage_types = storage_types = {}
-        obj = unpickler.load()
-        keys = pickle.load(fh)  # noqa: S301 - list of str
-        storages: dict[str, np.ndarray] = {}
-        for key in keys:
-            dtype = np.dtype(storage_types[key].dtype)
-            (numel,) = struct.unpack("<q", fh.read(8))
-            storages[key] = np.frombuffer(fh.read(numel * dtype.itemsize), dtype=dtype)
-
-    def materialize(value: Any) -> Any:
-        if isinstance(value, _LazyTensor):
-            flat = storages[value.key]
-            itemsize = flat.dtype.itemsize
-            arr = np.lib.stride_tricks.as_strided(
-                flat[value.offset :], shape=value.size, strides=tuple(s * itemsize for s in value.stride)
-            )
-            return np.array(arr)
-        if isinstance(value, dict):
-            return type(value)((k, materialize(v)) for k, v in value.items())
-        if isinstance(value, (list, tuple)):
-            return type(value)(materialize(v) for v in value)
-        return value
-
-    return materialize(obj)
-
 
 # ---------------------------------------------------------------- mel front end (librosa defaults)
 

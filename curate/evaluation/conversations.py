@@ -162,6 +162,49 @@ class Conversation:
     pair: tuple[str, ...]  # the speakers (a monologue: the same name twice)
 
 
+def _backchannel(chunk: Chunk, rng: np.random.Generator, longest: float) -> Chunk:
+    """The start of `chunk`'s first speech region, cut to 0.35-`longest` s: a "yeah" / "mm-hm"."""
+    s0, s1 = chunk.speech[0]
+    cut = min(s1, s0 + rng.uniform(0.35, longest))
+    return Chunk(
+        chunk.audio[int(max(0.0, s0 - 0.02) * SR) : int((cut + 0.02) * SR)],
+        [(round(min(0.02, s0), 3), round(cut - s0 + min(0.02, s0), 3))],
+        [],
+    )
+
+
+def _mix(
+    conv_id: str,
+    placed: list[tuple[str, float, Chunk]],
+    gains: dict[str, float],
+    pair: tuple[str, ...],
+    telephone: bool = False,
+    rng: np.random.Generator | None = None,
+    end: float | None = None,
+) -> Conversation:
+    """Chunks placed at their times, each at its speaker's level (RMS-normalised), and the exact truth;
+    the audio lasts until 0.5 s after `end` (default: the last chunk's end)."""
+    end = max(t0 + len(c.audio) / SR for _, t0, c in placed) if end is None else end
+    n = int((end + 0.5) * SR)
+    mix = np.zeros(n, dtype=np.float32)
+    turns: list[Turn] = []
+    words: list[tuple[str, float, float, str]] = []
+    for spk, t0, c in placed:
+        x = c.audio
+        i = int(round(t0 * SR))
+        mix[i : i + len(x)] += x / (np.sqrt(np.mean(x**2)) + 1e-9) * gains[spk]
+        t0 = i / SR
+        turns += [(spk, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
+        words += [(w, round(t0 + s, 3), round(t0 + e, 3), spk) for w, s, e in c.words]
+    if telephone:
+        assert rng is not None
+        mix = _telephone(mix, rng)
+    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
+    return Conversation(
+        conv_id, mix, sorted(turns, key=lambda x: (x[1], x[0])), sorted(words, key=lambda w: w[1]), telephone, pair
+    )
+
+
 def build_conversation(
     conv_id: str,
     pair: tuple[str, str],
@@ -185,39 +228,13 @@ def build_conversation(
             t += len(c.audio) / SR
         end = t
         if end - start > 2.5 and rng.random() < 0.6:  # backchannel in the middle of the turn
-            c = chunks[listener][int(rng.integers(len(chunks[listener])))]
-            s0, s1 = c.speech[0]
-            cut = min(s1, s0 + rng.uniform(0.35, 0.9))
-            bc = Chunk(
-                c.audio[int(max(0.0, s0 - 0.02) * SR) : int((cut + 0.02) * SR)],
-                [(round(min(0.02, s0), 3), round(cut - s0 + min(0.02, s0), 3))],
-                [],
-            )
+            bc = _backchannel(chunks[listener][int(rng.integers(len(chunks[listener])))], rng, 0.9)
             placed.append((listener, start + rng.uniform(0.4, 0.7) * (end - start), bc))
         # the next turn starts early (overlapped speech) or after a pause
         gap = -rng.uniform(0.3, 1.8) if rng.random() < 0.5 else rng.uniform(0.15, 1.0)
         t = max(start + 0.5, end + gap)
         current = listener
-    n = int((max(p[1] + len(p[2].audio) / SR for p in placed) + 0.5) * SR)
-    mix = np.zeros(n, dtype=np.float32)
-    turns: list[Turn] = []
-    words: list[tuple[str, float, float, str]] = []
-    for spk, t0, c in placed:
-        x = c.audio
-        rms = np.sqrt(np.mean(x**2)) + 1e-9
-        i = int(round(t0 * SR))
-        mix[i : i + len(x)] += x / rms * gains[spk]
-        t0 = i / SR
-        turns += [(spk, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
-        words += [(w, round(t0 + s, 3), round(t0 + e, 3), spk) for w, s, e in c.words]
-    if telephone:
-        mix = _telephone(mix, rng)
-    peak = np.abs(mix).max()
-    if peak > 0.99:
-        mix *= 0.99 / peak
-    return Conversation(
-        conv_id, mix, sorted(turns, key=lambda x: (x[1], x[0])), sorted(words, key=lambda w: w[1]), telephone, pair
-    )
+    return _mix(conv_id, placed, gains, pair, telephone, rng)
 
 
 def build_monologue(
@@ -230,19 +247,9 @@ def build_monologue(
         c = chunks[int(rng.integers(len(chunks)))]
         placed.append((t, c))
         t += len(c.audio) / SR + rng.uniform(0.2, 1.2)
-    mix = np.zeros(int((t + 0.5) * SR), dtype=np.float32)
-    turns: list[Turn] = []
-    words: list[tuple[str, float, float, str]] = []
-    for t0, c in placed:
-        i = int(round(t0 * SR))
-        mix[i : i + len(c.audio)] += c.audio / (np.sqrt(np.mean(c.audio**2)) + 1e-9) * 10 ** (-23 / 20)
-        t0 = i / SR
-        turns += [(speaker, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
-        words += [(w, round(t0 + s, 3), round(t0 + e, 3), speaker) for w, s, e in c.words]
-    if telephone:
-        mix = _telephone(mix, rng)
-    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
-    return Conversation(conv_id, mix, turns, words, telephone, (speaker, speaker))
+    return _mix(
+        conv_id, [(speaker, t0, c) for t0, c in placed], {speaker: 10 ** (-23 / 20)}, (speaker, speaker), telephone, rng, end=t
+    )
 
 
 def build_meeting(
@@ -266,33 +273,12 @@ def build_meeting(
         others = [spk for spk in speakers if spk != current]
         for listener in others:
             if end - start > 2.0 and rng.random() < 0.4:
-                c = chunks[listener][int(rng.integers(len(chunks[listener])))]
-                s0, s1 = c.speech[0]
-                cut = min(s1, s0 + rng.uniform(0.35, 1.5))
-                bc = Chunk(
-                    c.audio[int(max(0.0, s0 - 0.02) * SR) : int((cut + 0.02) * SR)],
-                    [(round(min(0.02, s0), 3), round(cut - s0 + min(0.02, s0), 3))],
-                    [],
-                )
+                bc = _backchannel(chunks[listener][int(rng.integers(len(chunks[listener])))], rng, 1.5)
                 placed.append((listener, start + rng.uniform(0.2, 0.8) * (end - start), bc))
         gap = -rng.uniform(0.5, 3.0) if rng.random() < 0.7 else rng.uniform(0.15, 1.0)
         t = max(start + 0.5, end + gap)
         current = others[int(rng.integers(len(others)))]
-    n = int((max(p[1] + len(p[2].audio) / SR for p in placed) + 0.5) * SR)
-    mix = np.zeros(n, dtype=np.float32)
-    turns: list[Turn] = []
-    words: list[tuple[str, float, float, str]] = []
-    for spk, t0, c in placed:
-        x = c.audio
-        i = int(round(t0 * SR))
-        mix[i : i + len(x)] += x / (np.sqrt(np.mean(x**2)) + 1e-9) * gains[spk]
-        t0 = i / SR
-        turns += [(spk, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
-        words += [(w, round(t0 + s, 3), round(t0 + e, 3), spk) for w, s, e in c.words]
-    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
-    return Conversation(
-        conv_id, mix, sorted(turns, key=lambda x: (x[1], x[0])), sorted(words, key=lambda w: w[1]), False, speakers
-    )
+    return _mix(conv_id, placed, gains, speakers)
 
 
 def build_set(

@@ -179,12 +179,14 @@ class ShardReaderCore:
             return [self.parts]
         return [self.parts[i : i + n] for i in range(0, len(self.parts), n)]
 
-    def _observe(self, parts: list[Part], exact: bool = True, near_dup: bool = True) -> dict[str, list[WetDocument | Issue]]:
+    def _observe(
+        self, parts: list[Part], exact: bool = True, near_dup: bool = True, keep: bool = True
+    ) -> dict[str, list[WetDocument | Issue]]:
         """The observe pass over `parts`. Returns the records it read, per part, for the parts that fit
         in `record_cache_bytes` (parts in order, all or nothing per part): the second pass takes them
         from memory instead of reading and parsing the files again."""
         cached: dict[str, list[WetDocument | Issue]] = {}
-        budget = self.record_cache_bytes
+        budget = self.record_cache_bytes if keep else 0
         for part in parts:
             items: list[WetDocument | Issue] | None = [] if budget > 0 else None
             for item in read_records(part.source, printable_path(part.source), self.handlers):
@@ -205,7 +207,7 @@ class ShardReaderCore:
         # drop-all's counts always cover the whole shard: with several near-duplicate groups, count them first
         exact_first = len(groups) > 1 and self.dedup.dedup.needs_observe_pass
         if exact_first:
-            self._observe(self.parts, near_dup=False)
+            self._observe(self.parts, near_dup=False, keep=False)
         for index, group in enumerate(groups):
             if index:
                 self.dedup.reset_near_dup()

@@ -21,7 +21,8 @@ from curate.align.diarization import (
     segmentation_to_frames,
     two_way_split_margin,
 )
-from curate.align.segmentation import CHUNK, Segmentation, load_torch_zip
+from curate.align.segmentation import CHUNK, Segmentation
+from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "pyannote_sample" / "sample.wav"
 

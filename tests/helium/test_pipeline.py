@@ -309,6 +309,12 @@ def test_near_dup_spread_removes_a_sites_chrome_variants(
     assert per_file["lines"]["removed_near_dup"] == 0 and per_file["reconciled"]
     assert per_file["lines"]["removed_exact"] == stats["lines"]["removed_exact"]
     run_helium([str(root)], tmp_path / "g2", replace(near_dup, near_dup_files=2), workers=1)
+    # drop-all counts still cover the whole shard when the near-duplicate counts cover single files
+    drop_all = replace(near_dup, dedup="drop-all")
+    whole = run_helium([str(root)], tmp_path / "d0", replace(drop_all, near_dup_spread=0), workers=1)
+    grouped = run_helium([str(root)], tmp_path / "d1", replace(drop_all, near_dup_files=1), workers=1)
+    assert grouped["lines"]["removed_near_dup"] == 0 and grouped["reconciled"]
+    assert grouped["lines"]["removed_exact"] == whole["lines"]["removed_exact"] > stats["lines"]["removed_exact"]
     documents = {k: v for k, v in tree_digest(tmp_path / "w1").items() if k != "stats.json"}  # stats.json: its config
     assert {k: v for k, v in tree_digest(tmp_path / "g2").items() if k != "stats.json"} == documents
 
