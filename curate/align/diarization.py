@@ -37,12 +37,15 @@ METHODS = ("none", "rttm", "builtin", "pyannote")
 
 @dataclass(frozen=True)
 class DiarizerOptions:
+    encoder: str = "campplus"  # speaker encoder of the clustering windows: campplus (CAM++, 3D-Speaker) |
+    # ge2e (resemblyzer; the default until the sixth iteration: see GE2E_OPTIONS); the re-segmentation's
+    # short windows always use GE2E (cheap)
     window_s: float = 1.5
-    hop_s: float = 0.75  # 0.5 s won on dev (7.8 vs 10.9 % DER) but lost on the held-out sets: see docs/diarization.md
+    hop_s: float = 1.5  # CAM++ on non-overlapping windows: as good on dev as every 0.75 s, at half the cost
     min_window_s: float = 0.3  # speech regions shorter than this are labelled from their neighbours
     max_speakers: int = 4
-    merge_threshold: float = 0.75  # centroid cosine above which two clusters are one speaker (tuned on dev)
-    split_margin: float | None = 0.135  # two clusters are two speakers when their centroid cosine is this far
+    merge_threshold: float = 0.45  # centroid cosine above which two clusters are one speaker (set on dev)
+    split_margin: float | None = 0.3  # two clusters are two speakers when their centroid cosine is this far
     # below the cosine of each cluster's own best 2-way split (per-file normalisation; set on dev)
     min_speaker_share: float = 0.04  # a speaker needs at least this share of the windows
     fine_clusters: int = 12
@@ -50,7 +53,7 @@ class DiarizerOptions:
     # largest get both speakers (likely overlap); off: on dev, with re-segmentation, it lowered DER only
     # with the count estimated (10.6 -> 10.0 %) and cost word attribution (94.99 -> 93.72 % count given)
     reseg_window_s: float | None = 0.75  # re-segmentation: short windows (None = off), every reseg_hop_s
-    reseg_hop_s: float = 0.25
+    reseg_hop_s: float = 0.5  # (0.25 until the sixth iteration: the same on dev at two thirds of the cost)
     reseg_scale: float = 2.0  # per 10 ms frame: scale x cosine to each centroid + prior for the current label,
     reseg_prior: float = 0.02  # a change of speaker costs reseg_penalty (all set on dev)
     reseg_penalty: float = 4.0
@@ -65,7 +68,7 @@ class DiarizerOptions:
     # speaker can be one voice changing style; a real turn change shows in the 2 overlapping chunks holding it)
     seg_count_merge: bool = True  # the other direction: two or more found without the evidence -> one (dev
     # has no such file; on held-out it kept a split monologue one stream but merged a far-field AMI meeting)
-    seg_merge_keep_margin: float | None = 0.135  # ... unless the windows' best 2-way split is this clear
+    seg_merge_keep_margin: float | None = 0.3  # ... unless the windows' best 2-way split is this clear
     # (`two_way_split_margin`; = split_margin): in reverberant far-field audio the segmentation hears
     # one local speaker at a time (dev conversations through a synthetic far-field channel: 0-1 evidence
     # chunks, margin 0.17-0.22), while a monologue split by style stays below (dev solos split: -0.03)
@@ -92,6 +95,13 @@ class DiarizerOptions:
     vad_threshold: float = 0.25  # tuned on the dev conversations (0.5 missed 20 % of the speech)
     vad_min_silence_ms: int = 150
     vad_pad_ms: int = 60
+
+
+# The fifth iteration's default: GE2E windows of 1.5 s every 0.75 s and its thresholds (the baseline row
+# of `curate eval diarization`)
+GE2E_OPTIONS = DiarizerOptions(
+    encoder="ge2e", hop_s=0.75, merge_threshold=0.75, split_margin=0.135, seg_merge_keep_margin=0.135, reseg_hop_s=0.25
+)
 
 
 def parse_method(spec: str | None) -> tuple[str, str | None]:
@@ -499,10 +509,17 @@ class BuiltinDiarizer:
     """Silero VAD + GE2E window embeddings + clustering; load once per worker, call per file."""
 
     def __init__(
-        self, encoder: VoiceEncoder | None = None, options: DiarizerOptions = DiarizerOptions(), segmenter: Any = None
+        self,
+        encoder: VoiceEncoder | None = None,
+        options: DiarizerOptions = DiarizerOptions(),
+        segmenter: Any = None,
+        campplus: Any = None,
     ) -> None:
-        self.encoder = encoder or VoiceEncoder.bundled()
+        if options.encoder not in ("campplus", "ge2e"):
+            raise ValueError(f"unknown speaker encoder {options.encoder!r} (campplus | ge2e)")
+        self.encoder = encoder or VoiceEncoder.bundled()  # GE2E: the re-segmentation's short windows
         self.options = options
+        self.campplus = campplus
         self.segmenter = segmenter
         if self.segmenter is None and options.segmentation:
             from curate.align.segmentation import Segmentation
@@ -532,7 +549,7 @@ class BuiltinDiarizer:
         short_embeddings = None
         if spans:
             mel = mel_frames(normalize_volume(audio16k))
-            embeddings = self._embed(mel, spans)
+            embeddings = self._embed_campplus(audio16k, spans) if opt.encoder == "campplus" else self._embed(mel, spans)
             if short:
                 short_embeddings = self._embed(mel, short)
         emb = Embedded(speech, spans, embeddings, win, short if short_embeddings is not None else [], short_embeddings)
@@ -631,6 +648,8 @@ class BuiltinDiarizer:
             frame[gaps] = frame[near]
         frame[~speech] = -1
         if emb.short_embeddings is not None and opt.reseg_window_s and k >= 2:
+            if emb.short_embeddings.shape[1] != centres.shape[1]:  # another encoder: centroids in its space
+                centres = short_window_centres(frame, emb.short_spans, emb.short_embeddings, k)
             frame = resegment(
                 frame, centres, emb.short_spans, emb.short_embeddings, opt.reseg_scale, opt.reseg_prior, opt.reseg_penalty
             )
@@ -666,6 +685,27 @@ class BuiltinDiarizer:
             return True
         chunks = local_speaker_chunks(activity, opt.seg_third_threshold, 3, opt.seg_third_min_s)
         return chunks >= max(1.0, opt.seg_third_min_share * len(activity))
+
+    def _embed_campplus(self, audio16k: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+        """CAM++ embeddings of the windows `spans` (10 ms frames; Kaldi frame k starts at sample 160 k,
+        so a window reaching past the last full filterbank frame is moved back to end there)."""
+        from curate.align.campplus import CamPlusPlus, fbank
+
+        if self.campplus is None:
+            self.campplus = CamPlusPlus.bundled()
+        feats = fbank(audio16k)
+        out = np.zeros((len(spans), self.campplus.dim), dtype=np.float32)
+        by_len: dict[int, list[int]] = {}
+        for k, (s, e) in enumerate(spans):
+            by_len.setdefault(min(e - s, len(feats)), []).append(k)
+        for length, idx in sorted(by_len.items()):
+            if length < 4:
+                continue  # under 40 ms of audio: no embedding (the row stays zero, i.e. no vote)
+            for c in range(0, len(idx), 16):
+                chunk = idx[c : c + 16]
+                starts = [min(spans[k][0], len(feats) - length) for k in chunk]
+                out[chunk] = self.campplus.embed(np.stack([feats[a : a + length] for a in starts]))
+        return out
 
     def _embed(self, mel: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
         out = np.zeros((len(spans), self.encoder.linear_b.shape[0]), dtype=np.float32)
@@ -708,6 +748,27 @@ def _window_spans(regions: list[tuple[int, int]], n_frames: int, win: int, hop: 
             starts.append(b - win)
         spans += [(t, t + win) for t in starts]
     return spans
+
+
+def short_window_centres(frame: np.ndarray, spans: Sequence[tuple[int, int]], embeddings: np.ndarray, k: int) -> np.ndarray:
+    """Unit centroid of each of `k` speakers in the space of `embeddings` (one row per span): the
+    mean of the windows whose frames (`frame`, -1 = none) are all that speaker's (a speaker without
+    such a window: the windows where it holds most frames)."""
+    x = _normalize_rows(np.asarray(embeddings, dtype=np.float64))
+    frame = np.asarray(frame)
+    counts = np.zeros((len(spans), k))
+    for row, (a, b) in enumerate(spans):
+        labs = frame[a:b]
+        labs = labs[labs >= 0]
+        if len(labs):
+            counts[row] = np.bincount(labs, minlength=k)[:k] / (b - a)
+    centres = np.zeros((k, x.shape[1]))
+    for j in range(k):
+        pure = counts[:, j] >= 1.0 - 1e-9
+        rows = pure if pure.any() else counts.argmax(axis=1) == j
+        if rows.any():
+            centres[j] = x[rows & (counts.sum(axis=1) > 0)].sum(0) if (rows & (counts.sum(axis=1) > 0)).any() else 0.0
+    return _normalize_rows(centres)
 
 
 def resegment(

@@ -13,6 +13,12 @@ def diarization(
     per_pair: int = typer.Option(3, help="Built test conversations per speaker pair (about 2 min each)."),
     words: bool = typer.Option(True, "--words/--no-words", help="Measure word attribution (runs Whisper on the sources)."),
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Tune the VAD and merge thresholds on the dev conversations."),
+    split: str = typer.Option(
+        "test",
+        "--split",
+        help="test: held-out built files + the real references; dev: the files rules are chosen on "
+        "(dev conversations, solos, meetings and their far-field copies; no tuning).",
+    ),
 ) -> None:
     """Diarization of mono conversations: no diarization vs built-in vs oracle RTTM (DER, JER, word attribution)."""
     from curate.evaluation.diarization import evaluate, markdown
@@ -20,12 +26,15 @@ def diarization(
     if not (shared / "data" / "speech").is_dir():
         typer.echo(f"error: no data/speech under {shared} (pass --shared DIR)", err=True)
         raise typer.Exit(2)
+    if split not in ("test", "dev"):
+        typer.echo(f"error: --split {split!r}: use test or dev", err=True)
+        raise typer.Exit(2)
     try:
         import pyannote.metrics  # noqa: F401
     except ImportError:
         typer.echo("error: curate eval diarization needs pyannote.metrics: pip install 'curate[eval]'", err=True)
         raise typer.Exit(2) from None
-    report = evaluate(shared, output, per_pair=per_pair, tune=tune, words=words)
+    report = evaluate(shared, output, per_pair=per_pair, tune=tune, words=words, split=split)
     typer.echo(markdown(report))
     typer.echo(f"report: {output / 'diarization_eval.json'}")
 

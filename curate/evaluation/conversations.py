@@ -11,7 +11,11 @@ speakers (1-3 chunks each, pauses inside turns), with:
     0.15-1.0 s pause;
   - short backchannels (a listener chunk cut to <= 0.9 s) dropped into the middle of a turn;
   - per-speaker levels (-23 dBFS +- 4 dB);
-  - for every third conversation, a telephone channel: 300-3400 Hz band, 8 kHz, light noise.
+  - for every third conversation, a telephone channel: 300-3400 Hz band, 8 kHz, light noise;
+  - optionally (`build_set(..., far_field=True)`, dev only) a far-field copy of every file: each
+    speaker through its own synthetic room response (direct path + exponentially decaying noise
+    tail, RT60 0.6-0.9 s, direct-to-reverberant ratio -3..+3 dB), then white noise at 10-15 dB SNR;
+    ../shared holds no real far-field recording outside the held-out AMI excerpts.
 Meetings (`build_meeting`): 3-4 speakers, a random other speaker takes over, 70 % of the time
 0.5-3.0 s before the turn ends, every listener may backchannel (~35 % overlapped speech).
 Everything is seeded, so the same arguments give the same audio and the same truth.
@@ -20,7 +24,7 @@ Everything is seeded, so the same arguments give the same audio and the same tru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +164,8 @@ class Conversation:
     words: list[tuple[str, float, float, str]]  # (text, start, end, speaker)
     telephone: bool
     pair: tuple[str, ...]  # the speakers (a monologue: the same name twice)
+    far_field: bool = False
+    tracks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # each speaker alone, before the channel
 
 
 def _backchannel(chunk: Chunk, rng: np.random.Generator, longest: float) -> Chunk:
@@ -173,6 +179,30 @@ def _backchannel(chunk: Chunk, rng: np.random.Generator, longest: float) -> Chun
     )
 
 
+def room_response(rng: np.random.Generator, rt60: float, drr_db: float) -> np.ndarray:
+    """A synthetic room impulse response at 16 kHz: a unit direct path, then Gaussian noise decaying
+    by 60 dB in `rt60` s (from 2.5 ms on), scaled so that direct / reverberant energy is `drr_db`."""
+    t = np.arange(int(rt60 * SR)) / SR
+    tail = rng.standard_normal(len(t)) * np.exp(-6.908 * t / rt60)
+    tail[: int(0.0025 * SR)] = 0.0
+    tail *= 10 ** (-drr_db / 20) / (np.sqrt(np.sum(tail**2)) + 1e-12)
+    tail[0] = 1.0
+    return tail.astype(np.float32)
+
+
+def _far_field(tracks: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Each speaker's track through its own room response, summed, plus white noise at 10-15 dB SNR."""
+    n = len(next(iter(tracks.values())))
+    mix = np.zeros(n, dtype=np.float64)
+    for spk in sorted(tracks):
+        h = room_response(rng, rng.uniform(0.6, 0.9), rng.uniform(-3.0, 3.0))
+        size = 1 << int(np.ceil(np.log2(n + len(h))))
+        mix += np.fft.irfft(np.fft.rfft(tracks[spk], size) * np.fft.rfft(h, size), size)[:n]
+    rms = np.sqrt(np.mean(mix**2)) + 1e-9
+    mix += rng.standard_normal(n) * rms * 10 ** (-rng.uniform(10.0, 15.0) / 20)
+    return mix.astype(np.float32)
+
+
 def _mix(
     conv_id: str,
     placed: list[tuple[str, float, Chunk]],
@@ -183,16 +213,20 @@ def _mix(
     end: float | None = None,
 ) -> Conversation:
     """Chunks placed at their times, each at its speaker's level (RMS-normalised), and the exact truth;
-    the audio lasts until 0.5 s after `end` (default: the last chunk's end)."""
+    the audio lasts until 0.5 s after `end` (default: the last chunk's end). The speakers' own
+    tracks are kept (`Conversation.tracks`) for a far-field copy (`far_field_copy`)."""
     end = max(t0 + len(c.audio) / SR for _, t0, c in placed) if end is None else end
     n = int((end + 0.5) * SR)
     mix = np.zeros(n, dtype=np.float32)
+    tracks = {spk: np.zeros(n, dtype=np.float32) for spk in dict.fromkeys(spk for spk, _, _ in placed)}
     turns: list[Turn] = []
     words: list[tuple[str, float, float, str]] = []
     for spk, t0, c in placed:
         x = c.audio
         i = int(round(t0 * SR))
-        mix[i : i + len(x)] += x / (np.sqrt(np.mean(x**2)) + 1e-9) * gains[spk]
+        y = x / (np.sqrt(np.mean(x**2)) + 1e-9) * gains[spk]
+        mix[i : i + len(x)] += y
+        tracks[spk][i : i + len(x)] += y
         t0 = i / SR
         turns += [(spk, round(t0 + s, 3), round(t0 + e, 3)) for s, e in c.speech]
         words += [(w, round(t0 + s, 3), round(t0 + e, 3), spk) for w, s, e in c.words]
@@ -200,9 +234,20 @@ def _mix(
         assert rng is not None
         mix = _telephone(mix, rng)
     mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
-    return Conversation(
-        conv_id, mix, sorted(turns, key=lambda x: (x[1], x[0])), sorted(words, key=lambda w: w[1]), telephone, pair
-    )
+    turns.sort(key=lambda x: (x[1], x[0]))
+    words.sort(key=lambda w: w[1])
+    return Conversation(conv_id, mix, turns, words, telephone, pair, tracks=tracks)
+
+
+def far_field_copy(conv: Conversation, seed: int) -> Conversation:
+    """The same conversation (same truth) heard from across a room (`_far_field`); telephone
+    conversations keep their telephone channel after the room."""
+    rng = np.random.default_rng(seed)
+    mix = _far_field(conv.tracks, rng)
+    if conv.telephone:
+        mix = _telephone(mix, rng)
+    mix *= min(1.0, 0.99 / max(float(np.abs(mix).max()), 1e-9))
+    return Conversation(f"{conv.id}-far", mix, conv.turns, conv.words, conv.telephone, conv.pair, far_field=True)
 
 
 def build_conversation(
@@ -289,10 +334,12 @@ def build_set(
     words_of: dict[str, list] | None = None,
     monologues: bool = True,
     meetings: bool = False,
+    far_field: bool = False,
 ) -> list[Conversation]:
     """The conversations of `split` (dev | test): `per_pair` per speaker pair, every third telephone,
     then one 1-minute single-speaker file per speaker of the split, then (`meetings`) the split's
-    meetings (`DEV_MEETINGS` / `TEST_MEETINGS`, 2 minutes each)."""
+    meetings (`DEV_MEETINGS` / `TEST_MEETINGS`, 2 minutes each); with `far_field`, a far-field
+    copy of each of them follows (`far_field_copy`)."""
     pairs = DEV_PAIRS if split == "dev" else TEST_PAIRS
     groups = (DEV_MEETINGS if split == "dev" else TEST_MEETINGS) if meetings else ()
     names = sorted({n for p in pairs for n in p})
@@ -311,6 +358,8 @@ def build_set(
     for j, group in enumerate(groups):
         seed = (5000 if split == "dev" else 6000) + j
         out.append(build_meeting(f"{split}-meeting-{j}", group, chunks, seed))
+    if far_field:
+        out += [far_field_copy(c, (7000 if split == "dev" else 8000) + j) for j, c in enumerate(out)]
     return out
 
 

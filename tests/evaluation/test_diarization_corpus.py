@@ -17,7 +17,9 @@ from curate.evaluation.conversations import (  # noqa: E402
     build_conversation,
     build_meeting,
     build_monologue,
+    far_field_copy,
     load_speaker,
+    room_response,
 )
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -62,6 +64,26 @@ def test_meeting_has_every_speaker_and_heavy_overlap(chunks: dict) -> None:
     assert {t[0] for t in a.turns} == {"michael", "libri2412", "jfk"} and not a.telephone
     assert all(0 <= s < e <= len(a.audio) / 16000 for _, s, e in a.turns)
     assert 0.2 <= overlap_share(a.turns) <= 0.6  # far more than the two-speaker conversations
+
+
+def test_room_response_decays_and_has_the_asked_direct_to_reverberant_ratio() -> None:
+    h = room_response(np.random.default_rng(0), rt60=0.8, drr_db=3.0)
+    assert len(h) == int(0.8 * 16000) and h[0] == 1.0
+    tail = h[1:].astype(np.float64)
+    assert abs(10 * np.log10(1.0 / np.sum(tail**2)) - 3.0) < 1e-3  # direct / reverberant energy
+    early, late = np.sum(tail[: len(tail) // 4] ** 2), np.sum(tail[-len(tail) // 4 :] ** 2)
+    assert 10 * np.log10(early / late) > 30  # -60 dB over 0.8 s: about -45 dB from the first to the last quarter
+
+
+def test_far_field_copy_keeps_the_truth_and_changes_the_sound(chunks: dict) -> None:
+    a = build_conversation("c", ("michael", "libri2412"), chunks, seed=7, duration=40.0)
+    far = far_field_copy(a, seed=1)
+    assert far.id == "c-far" and far.far_field and not a.far_field
+    assert far.turns == a.turns and far.words == a.words and len(far.audio) == len(a.audio)
+    assert np.array_equal(far.audio, far_field_copy(a, seed=1).audio)  # deterministic
+    # the dry mix is the speakers' tracks summed; the far-field one is not a scaled copy of it
+    assert np.allclose(sum(a.tracks.values()), a.audio / np.abs(a.audio).max() * np.abs(sum(a.tracks.values())).max(), atol=1e-4)
+    assert abs(np.corrcoef(far.audio, a.audio)[0, 1]) < 0.9
 
 
 def test_energy_activity_rule() -> None:
