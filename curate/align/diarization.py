@@ -58,7 +58,10 @@ class DiarizerOptions:
     reseg_prior: float = 0.02  # a change of speaker costs reseg_penalty (all set on dev)
     reseg_penalty: float = 4.0
     segmentation: bool = True  # local speaker activity (pyannote/segmentation in numpy): overlap + count evidence
-    seg_step_s: float = 2.5  # 5 s chunks every seg_step_s
+    seg_model: str = "pyannote"  # pyannote (pyannote/segmentation: 5 s chunks) | pyannote-3.0
+    # (pyannote/segmentation-3.0: 10 s chunks, powerset output; SEG30_OPTIONS: better on dev meetings and
+    # far-field audio, but on the held-out 30 s telephone call it found one speaker, so not the default)
+    seg_step_s: float = 2.5  # chunks every seg_step_s (half a chunk: every frame is seen by two chunks)
     seg_overlap_threshold: float | None = 0.5  # frames whose second-most-active local speaker reaches this
     # get a second speaker (the nearest other speaker in time); None = no overlap output
     seg_count_min_s: float | None = 2.0  # a chunk where two local speakers each speak this long is evidence
@@ -102,6 +105,9 @@ class DiarizerOptions:
 GE2E_OPTIONS = DiarizerOptions(
     encoder="ge2e", hop_s=0.75, merge_threshold=0.75, split_margin=0.135, seg_merge_keep_margin=0.135, reseg_hop_s=0.25
 )
+# pyannote/segmentation-3.0 (10 s chunks every 5 s) with its rules set on dev: evidence of two speakers
+# is 4 s each in a chunk (2 s of 5 s before), segmentation speech from activity 0.5
+SEG30_OPTIONS = DiarizerOptions(seg_model="pyannote-3.0", seg_step_s=5.0, seg_count_min_s=4.0, seg_speech_threshold=0.5)
 
 
 def parse_method(spec: str | None) -> tuple[str, str | None]:
@@ -524,13 +530,14 @@ class BuiltinDiarizer:
         if self.segmenter is None and options.segmentation:
             from curate.align.segmentation import Segmentation
 
-            self.segmenter = Segmentation.bundled()
+            self.segmenter = Segmentation.bundled(self.options.seg_model)
 
     def __call__(self, audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
         return self.label(self.embed(audio16k), num_speakers)
 
-    def embed(self, audio16k: np.ndarray) -> Embedded:
-        """The costly half: speech regions, window spans and their embeddings."""
+    def embed(self, audio16k: np.ndarray, segment: bool = True) -> Embedded:
+        """The costly half: speech regions, window spans and their embeddings (and, with `segment`
+        and the options' `segmentation`, the local speaker activity: `segment`)."""
         opt = self.options
         audio16k = np.asarray(audio16k, dtype=np.float32)
         regions = speech_regions(audio16k, opt) if audio16k.size else []
@@ -553,7 +560,7 @@ class BuiltinDiarizer:
             if short:
                 short_embeddings = self._embed(mel, short)
         emb = Embedded(speech, spans, embeddings, win, short if short_embeddings is not None else [], short_embeddings)
-        if opt.segmentation:
+        if segment and opt.segmentation:
             self.segment(emb, audio16k)
         return emb
 
@@ -562,7 +569,7 @@ class BuiltinDiarizer:
         if self.segmenter is None:
             from curate.align.segmentation import Segmentation
 
-            self.segmenter = Segmentation.bundled()
+            self.segmenter = Segmentation.bundled(self.options.seg_model)
         if audio16k.size and emb.speech.any():
             step = max(10, int(round(self.options.seg_step_s * SAMPLE_RATE / 10)) * 10)
             emb.seg_starts, emb.seg_activity = self.segmenter.forward_file(np.asarray(audio16k, dtype=np.float32), step)
@@ -827,15 +834,17 @@ def pyannote_turns(pipeline_dir: str, audio16k: np.ndarray, num_speakers: int | 
     return sorted((str(spk), float(t.start), float(t.end)) for t, _, spk in annotation.itertracks(yield_label=True))
 
 
-_BUILTIN: BuiltinDiarizer | None = None
+_BUILTIN: dict[str, BuiltinDiarizer] = {}
 
 
-def builtin_diarizer() -> BuiltinDiarizer:
-    """One diarizer per process (the encoder loads once per worker, not per file)."""
-    global _BUILTIN
-    if _BUILTIN is None:
-        _BUILTIN = BuiltinDiarizer()
-    return _BUILTIN
+def builtin_diarizer(segmentation: str = "pyannote") -> BuiltinDiarizer:
+    """One diarizer per process and segmentation model (the models load once per worker, not per
+    file): `pyannote` = the defaults, `pyannote-3.0` = SEG30_OPTIONS."""
+    if segmentation not in _BUILTIN:
+        if segmentation not in ("pyannote", "pyannote-3.0"):
+            raise ValueError(f"unknown segmentation model {segmentation!r} (pyannote | pyannote-3.0)")
+        _BUILTIN[segmentation] = BuiltinDiarizer(options=SEG30_OPTIONS if segmentation == "pyannote-3.0" else DiarizerOptions())
+    return _BUILTIN[segmentation]
 
 
 def diarize_audio(
@@ -846,14 +855,16 @@ def diarize_audio(
     file_id: str | None = None,
     pyannote_dir: str | None = None,
     num_speakers: int | None = None,
+    segmentation: str = "pyannote",
 ) -> list[Turn]:
-    """Speaker turns of a mono 16 kHz signal by `method` (none | rttm | builtin | pyannote)."""
+    """Speaker turns of a mono 16 kHz signal by `method` (none | rttm | builtin | pyannote);
+    `segmentation`: the built-in diarizer's segmentation model."""
     if method == "rttm":
         if not rttm:
             return []
         return read_rttm(rttm, file_id)
     if method == "builtin":
-        return builtin_diarizer()(audio16k, num_speakers=num_speakers)
+        return builtin_diarizer(segmentation)(audio16k, num_speakers=num_speakers)
     if method == "pyannote":
         return pyannote_turns(pyannote_dir or "", audio16k, num_speakers)
     return []

@@ -80,6 +80,7 @@ class AlignConfig:
     diarization: str = "auto"
     streams: int | None = None  # 2: split every mono file into (main speaker, others); 1: never
     num_speakers: int | None = None  # given speaker count for the built-in / pyannote diarizer
+    segmentation: str = "pyannote"  # the built-in diarizer's segmentation model: pyannote | pyannote-3.0
     refine: str = "sphinx"  # sphinx | off
     vad_min_duration: float = 10.0  # files longer than this are transcribed with VAD chunking
     asr_workers: int | None = None  # ASR actors; default: max(1, workers // cpu_threads)
@@ -102,6 +103,8 @@ class AlignConfig:
             raise ValueError("--streams must be 1 or 2")
         if self.num_speakers is not None and self.num_speakers < 1:
             raise ValueError("--num-speakers must be >= 1")
+        if self.segmentation not in ("pyannote", "pyannote-3.0"):
+            raise ValueError(f"--segmentation {self.segmentation!r}: use pyannote or pyannote-3.0")
         if self.backend == "whisperx" and not self.align_model:
             raise ValueError("the whisperx backend needs --align-model DIR (a local wav2vec2 CTC model)")
 
@@ -161,7 +164,13 @@ def diarize(item: Item, mono: np.ndarray, sr: int, config: AlignConfig) -> tuple
     mono16k = resample(mono, sr, ASR_SAMPLE_RATE) if method in ("builtin", "pyannote") else np.zeros(0, dtype=np.float32)
     num = config.num_speakers or (item.speakers if item.speakers and item.speakers >= 2 else None)
     turns = diarize_audio(
-        method, mono16k, rttm=item.rttm, file_id=Path(item.path).stem, pyannote_dir=pyannote_dir, num_speakers=num
+        method,
+        mono16k,
+        rttm=item.rttm,
+        file_id=Path(item.path).stem,
+        pyannote_dir=pyannote_dir,
+        num_speakers=num,
+        segmentation=config.segmentation,
     )
     return method, turns
 

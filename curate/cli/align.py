@@ -56,6 +56,11 @@ def align(
         None, help="2: split mono files into main speaker / others (built-in diarizer unless an rttm is given); 1: never split."
     ),
     num_speakers: int | None = typer.Option(None, help="Speaker count for the diarizer (default: estimated)."),
+    segmentation: str | None = typer.Option(
+        None,
+        help="Built-in diarizer's segmentation model: pyannote (default) or pyannote-3.0 (better on meetings and "
+        "far-field audio, best with --num-speakers: docs/diarization.md).",
+    ),
     refine: str | None = typer.Option(
         None, help="Word-timing refinement: sphinx (pocketsphinx forced alignment, English) or off."
     ),
@@ -87,6 +92,7 @@ def align(
         diarization=diarization,
         streams=streams,
         num_speakers=num_speakers,
+        segmentation=segmentation,
         refine=refine,
         asr_workers=asr_workers,
     )

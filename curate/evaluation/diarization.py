@@ -13,6 +13,8 @@ Systems, side by side on the same files:
   - builtin_count_given: the same with the true speaker count (`--num-speakers`);
   - builtin_ge2e(_count_given): the same rules with the fifth iteration's speaker encoder (GE2E on
     1.5 s windows every 0.75 s, its thresholds: `GE2E_OPTIONS`), the baseline;
+  - builtin_seg30(_count_given): the built-in with pyannote/segmentation-3.0 instead of
+    pyannote/segmentation (`SEG30_OPTIONS`; the same speaker embeddings);
   - oracle: the reference turns themselves (DER 0 by definition; its word attribution is the
     ceiling of the word rule, since words in overlapped speech have two candidates).
 Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
@@ -31,7 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from curate.align.diarization import GE2E_OPTIONS, BuiltinDiarizer, DiarizerOptions, Turn, attribute_words, overlap_share
+from curate.align.diarization import (
+    GE2E_OPTIONS,
+    SEG30_OPTIONS,
+    BuiltinDiarizer,
+    DiarizerOptions,
+    Turn,
+    attribute_words,
+    overlap_share,
+)
 from curate.align.items import read_rttm
 
 SR = 16000
@@ -293,15 +303,32 @@ def evaluate(
                     [(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0, ongoing_turn=False
                 )  # the truth keeps the second iteration's rule, so systems and runs compare
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
-    systems = ("none", "builtin_ge2e", "builtin_ge2e_count_given", "builtin", "builtin_count_given", "oracle")
+    systems = (
+        "none",
+        "builtin_ge2e",
+        "builtin_ge2e_count_given",
+        "builtin",
+        "builtin_count_given",
+        "builtin_seg30",
+        "builtin_seg30_count_given",
+        "oracle",
+    )
     scores = {g: {s: Scores() for s in systems} for g in dict.fromkeys(item.group for item in items)}
     baseline = BuiltinDiarizer(diarizer.encoder, GE2E_OPTIONS, diarizer.segmenter)
+    seg30 = BuiltinDiarizer(diarizer.encoder, SEG30_OPTIONS, campplus=diarizer.campplus)
     for item in items:
         seconds = len(item.audio) / SR
         cpu0 = time.process_time()
-        emb = diarizer.embed(item.audio)
+        shared_half = diarizer.embed(item.audio, segment=False)  # VAD, speaker embeddings: both segmentations use them
+        cpu_embed = time.process_time() - cpu0
+        cpu0 = time.process_time()
+        emb = diarizer.segment(replace(shared_half), item.audio)
         hyp = diarizer.label(emb)
-        cpu = time.process_time() - cpu0
+        cpu = cpu_embed + time.process_time() - cpu0
+        cpu0 = time.process_time()
+        emb_seg30 = seg30.segment(replace(shared_half), item.audio)
+        hyp_seg30 = seg30.label(emb_seg30)
+        cpu_seg30 = cpu_embed + time.process_time() - cpu0
         cpu0 = time.process_time()
         emb_ge2e = baseline.embed(item.audio)
         hyp_ge2e = baseline.label(emb_ge2e)
@@ -315,15 +342,18 @@ def evaluate(
             ("builtin_ge2e_count_given", baseline.label(emb_ge2e, n_ref)),
             ("builtin", hyp),
             ("builtin_count_given", diarizer.label(emb, n_ref)),
+            ("builtin_seg30", hyp_seg30),
+            ("builtin_seg30_count_given", seg30.label(emb_seg30, n_ref)),
             ("oracle", item.reference),
         ):
             sc = scores[item.group][system]
             row[system] = sc.add(item, turns)
-        for system, spent in (("builtin_ge2e", cpu_ge2e), ("builtin", cpu)):
+        for system, spent in (("builtin_ge2e", cpu_ge2e), ("builtin", cpu), ("builtin_seg30", cpu_seg30)):
             scores[item.group][system].cpu += spent
             scores[item.group][system].seconds += seconds
         row["cpu_s_per_audio_s"] = round(cpu / seconds, 4)
         row["cpu_s_per_audio_s_ge2e"] = round(cpu_ge2e / seconds, 4)
+        row["cpu_s_per_audio_s_seg30"] = round(cpu_seg30 / seconds, 4)
         report["files"].append(row)
     for group, by_system in scores.items():
         report["groups"][group] = {system: sc.summary() for system, sc in by_system.items()}

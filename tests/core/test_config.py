@@ -61,3 +61,15 @@ def test_cli_rejects_an_unknown_yaml_key_with_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["helium", str(tmp_path), "--output", str(tmp_path / "out"), "--config", str(path)])
     assert result.exit_code == 2
     assert "languagez" in result.output and "Traceback" not in result.output
+
+
+def test_align_rejects_an_unknown_segmentation_model_with_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    args = ["align", str(tmp_path / "a.wav"), "--output", str(tmp_path / "out"), "--segmentation", "pyannote-9"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "pyannote-9" in result.output and "Traceback" not in result.output
