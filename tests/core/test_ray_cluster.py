@@ -69,20 +69,25 @@ def cluster() -> Iterator[Cluster]:
     token = secrets.token_hex(32)
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH")}
     env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"})
-    ports = {
-        name: _free_port()
-        for name in (
-            "port",
-            "ray-client-server-port",
-            "node-manager-port",
-            "object-manager-port",
-            "dashboard-agent-listen-port",
-            "dashboard-agent-grpc-port",
-            "runtime-env-agent-port",
-            "metrics-export-port",
-        )
-    }
+    # the worker port range first, then every component on a distinct free port outside it (Ray refuses
+    # to start when a component port falls inside the worker range)
     worker_low = _free_port()
+    taken = set(range(worker_low, worker_low + 201))
+    ports: dict[str, int] = {}
+    for name in (
+        "port",
+        "ray-client-server-port",
+        "node-manager-port",
+        "object-manager-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+        "metrics-export-port",
+    ):
+        while (port := _free_port()) in taken:
+            pass
+        ports[name] = port
+        taken.add(port)
     cmd = [
         str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
         "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--min-worker-port={worker_low}", f"--max-worker-port={worker_low + 200}",
