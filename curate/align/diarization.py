@@ -769,12 +769,12 @@ def short_window_centres(frame: np.ndarray, spans: Sequence[tuple[int, int]], em
         labs = labs[labs >= 0]
         if len(labs):
             counts[row] = np.bincount(labs, minlength=k)[:k] / (b - a)
+    labelled = counts.sum(axis=1) > 0
     centres = np.zeros((k, x.shape[1]))
     for j in range(k):
         pure = counts[:, j] >= 1.0 - 1e-9
-        rows = pure if pure.any() else counts.argmax(axis=1) == j
-        if rows.any():
-            centres[j] = x[rows & (counts.sum(axis=1) > 0)].sum(0) if (rows & (counts.sum(axis=1) > 0)).any() else 0.0
+        rows = pure if pure.any() else labelled & (counts.argmax(axis=1) == j)
+        centres[j] = x[rows].sum(0)
     return _normalize_rows(centres)
 
 
@@ -841,8 +841,10 @@ def builtin_diarizer(segmentation: str = "pyannote") -> BuiltinDiarizer:
     """One diarizer per process and segmentation model (the models load once per worker, not per
     file): `pyannote` = the defaults, `pyannote-3.0` = SEG30_OPTIONS."""
     if segmentation not in _BUILTIN:
-        if segmentation not in ("pyannote", "pyannote-3.0"):
-            raise ValueError(f"unknown segmentation model {segmentation!r} (pyannote | pyannote-3.0)")
+        from curate.align.segmentation import MODELS
+
+        if segmentation not in MODELS:
+            raise ValueError(f"unknown segmentation model {segmentation!r} ({' | '.join(MODELS)})")
         _BUILTIN[segmentation] = BuiltinDiarizer(options=SEG30_OPTIONS if segmentation == "pyannote-3.0" else DiarizerOptions())
     return _BUILTIN[segmentation]
 

@@ -103,8 +103,10 @@ class AlignConfig:
             raise ValueError("--streams must be 1 or 2")
         if self.num_speakers is not None and self.num_speakers < 1:
             raise ValueError("--num-speakers must be >= 1")
-        if self.segmentation not in ("pyannote", "pyannote-3.0"):
-            raise ValueError(f"--segmentation {self.segmentation!r}: use pyannote or pyannote-3.0")
+        from curate.align.segmentation import MODELS
+
+        if self.segmentation not in MODELS:
+            raise ValueError(f"--segmentation {self.segmentation!r}: use {' or '.join(MODELS)}")
         if self.backend == "whisperx" and not self.align_model:
             raise ValueError("the whisperx backend needs --align-model DIR (a local wav2vec2 CTC model)")
 
