@@ -305,25 +305,29 @@ def segmentation_to_frames(starts: np.ndarray, activity: np.ndarray, n_frames: i
     nothing across chunks, ranks do: column 0 is speech, column 1 overlapped speech), averaged over
     the chunks covering each 10 ms frame (frame j of a chunk starting at sample s is centred on
     s + 495 + 270 j; each 10 ms frame takes its nearest segmentation frame)."""
-    from curate.align.segmentation import FRAME_STEP, RECEPTIVE_FIELD
-
     activity = np.asarray(activity, dtype=np.float64)
     n_chunks, n_seg, k = activity.shape if activity.ndim == 3 else (0, 0, 1)
     total = np.zeros((n_frames, k))
     count = np.zeros(n_frames)
     ranked = -np.sort(-activity, axis=2) if n_chunks else activity
-    half = RECEPTIVE_FIELD // 2
     for c in range(n_chunks):
-        s = int(starts[c])
-        first = max(0, -(-(s + half - FRAME_STEP // 2) // HOP))
-        last = min(n_frames, (s + half + FRAME_STEP * n_seg - FRAME_STEP // 2) // HOP)
-        if last <= first:
-            continue
-        g = np.arange(first, last)
-        j = np.clip(np.rint((g * HOP - s - half) / FRAME_STEP).astype(np.int64), 0, n_seg - 1)
-        total[first:last] += ranked[c, j]
-        count[first:last] += 1
+        g, j = chunk_frame_index(int(starts[c]), n_seg, n_frames)
+        total[g] += ranked[c, j]
+        count[g] += 1
     return total / np.maximum(count, 1)[:, None]
+
+
+def chunk_frame_index(start: int, n_seg: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 10 ms frames a segmentation chunk starting at sample `start` covers, and for each the
+    chunk's nearest segmentation frame (frame j is centred on start + 495 + 270 j)."""
+    from curate.align.segmentation import FRAME_STEP, RECEPTIVE_FIELD
+
+    half = RECEPTIVE_FIELD // 2
+    first = max(0, -(-(start + half - FRAME_STEP // 2) // HOP))
+    last = min(n_frames, (start + half + FRAME_STEP * n_seg - FRAME_STEP // 2) // HOP)
+    g = np.arange(first, max(first, last))
+    j = np.clip(np.rint((g * HOP - start - half) / FRAME_STEP).astype(np.int64), 0, n_seg - 1)
+    return g, j
 
 
 def local_speaker_evidence(activity: np.ndarray, threshold: float = 0.5, rank: int = 2, frame_s: float = 270 / 16000) -> float:

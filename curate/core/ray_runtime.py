@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import ray
 
 from curate.core.storage import OPTIONS_ENV
+
+CLIENT_INIT_ATTEMPTS = 3
 
 
 def init_ray(address: str | None = None, workers: int | None = None) -> None:
@@ -23,7 +26,7 @@ def init_ray(address: str | None = None, workers: int | None = None) -> None:
         env_vars[OPTIONS_ENV] = os.environ[OPTIONS_ENV]
     runtime_env = {"env_vars": env_vars}
     if address:
-        ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING, log_to_driver=True)
+        _join(address, runtime_env)
         return
     ray.init(
         address="local",  # always a fresh instance of our own, never some other local cluster found on this host
@@ -34,6 +37,20 @@ def init_ray(address: str | None = None, workers: int | None = None) -> None:
         runtime_env=runtime_env,
         _node_ip_address="127.0.0.1",
     )
+
+
+def _join(address: str, runtime_env: dict) -> None:
+    for attempt in range(CLIENT_INIT_ATTEMPTS):
+        try:
+            ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING, log_to_driver=True)
+            return
+        except ConnectionAbortedError:
+            # Ray Client: the proxy's per-job server can die while starting (psutil's ZombieProcess
+            # in the server's message, seen on a busy 2-core machine); a new connection gets a new one
+            if not address.startswith("ray://") or attempt == CLIENT_INIT_ATTEMPTS - 1:
+                raise
+            ray.shutdown()
+            time.sleep(2.0 * (attempt + 1))
 
 
 def shutdown_ray() -> None:

@@ -16,7 +16,10 @@ Systems, side by side on the same files:
   - builtin_seg30(_count_given): the built-in with pyannote/segmentation-3.0 instead of
     pyannote/segmentation (`SEG30_OPTIONS`; the same speaker embeddings);
   - oracle: the reference turns themselves (DER 0 by definition; its word attribution is the
-    ceiling of the word rule, since words in overlapped speech have two candidates).
+    ceiling of the word rule, since words in overlapped speech have two candidates);
+  - oracle_clustering(_seg30), real references only: the ceiling of each segmentation model, i.e.
+    its local speakers (chunks every 10 % of the chunk, as pyannote's pipeline) named by the
+    reference (a perfect clustering), the segmentation's own count of speakers per frame.
 Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
 and without, with missed / false alarm / confusion shares; JER (+-0.25 s); word attribution (share
 of words whose speaker is right, after the optimal hypothesis -> reference speaker mapping);
@@ -34,12 +37,15 @@ from typing import Any
 import numpy as np
 
 from curate.align.diarization import (
+    FRAME_S,
     GE2E_OPTIONS,
     SEG30_OPTIONS,
     BuiltinDiarizer,
     DiarizerOptions,
     Turn,
     attribute_words,
+    chunk_frame_index,
+    frame_labels_to_turns,
     overlap_share,
 )
 from curate.align.items import read_rttm
@@ -178,6 +184,43 @@ def built_items(
     ]
 
 
+def oracle_clustering(
+    reference: list[Turn], starts: np.ndarray, activity: np.ndarray, n_frames: int, threshold: float = 0.5
+) -> list[Turn]:
+    """A segmentation model's ceiling on a file (pyannote's "oracle clustering"): each chunk's local
+    speaker (`activity` [chunks, frames, local speakers] above `threshold`) is named after the
+    reference speaker it shares the most speech with; per 10 ms frame, the segmentation's own
+    speaker count (mean over the chunks covering it, rounded) picks the reference speakers with
+    the highest mean activity over those chunks (pyannote's reconstruction)."""
+    names = sorted({spk for spk, _, _ in reference})
+    truth = np.zeros((n_frames, len(names)), dtype=bool)
+    for spk, s, e in reference:
+        truth[max(0, int(round(s / FRAME_S))) : max(0, int(round(e / FRAME_S))), names.index(spk)] = True
+    active = np.asarray(activity) > threshold
+    score = np.zeros((n_frames, len(names)))
+    count = np.zeros(n_frames)
+    covered = np.zeros(n_frames)
+    for c in range(active.shape[0] if active.ndim == 3 else 0):
+        frames, seg = chunk_frame_index(int(starts[c]), active.shape[1], n_frames)
+        local = active[c, seg]  # [frames, local speakers]
+        named = np.zeros((len(frames), len(names)))
+        for k in range(local.shape[1]):
+            shared = (truth[frames] & local[:, k, None]).sum(axis=0)
+            if local[:, k].any() and shared.max() > 0:
+                named[:, int(np.argmax(shared))] = np.maximum(named[:, int(np.argmax(shared))], local[:, k])
+        score[frames] += named
+        count[frames] += local.sum(axis=1)
+        covered[frames] += 1
+    score /= np.maximum(covered, 1)[:, None]
+    speakers = np.rint(count / np.maximum(covered, 1)).astype(np.int64)
+    rank = np.argsort(np.argsort(-score, axis=1, kind="stable"), axis=1, kind="stable")  # 0 = best
+    on = (rank < speakers[:, None]) & (score > 0)
+    turns: list[Turn] = []
+    for k, name in enumerate(names):
+        turns += frame_labels_to_turns(np.where(on[:, k], 0, -1), names=[name])
+    return sorted(turns, key=lambda t: (t[1], t[2], t[0]))
+
+
 def none_turns(diarizer: BuiltinDiarizer, emb: Any) -> list[Turn]:
     from curate.align.diarization import frame_labels_to_turns
 
@@ -313,7 +356,10 @@ def evaluate(
         "builtin_seg30_count_given",
         "oracle",
     )
-    scores = {g: {s: Scores() for s in systems} for g in dict.fromkeys(item.group for item in items)}
+    ceilings = ("oracle_clustering", "oracle_clustering_seg30")  # real references only
+    scores = {
+        g: {s: Scores() for s in systems + (ceilings if g == "real" else ())} for g in dict.fromkeys(item.group for item in items)
+    }
     baseline = BuiltinDiarizer(diarizer.encoder, GE2E_OPTIONS, diarizer.segmenter)
     seg30 = BuiltinDiarizer(diarizer.encoder, SEG30_OPTIONS, campplus=diarizer.campplus)
     for item in items:
@@ -348,6 +394,12 @@ def evaluate(
         ):
             sc = scores[item.group][system]
             row[system] = sc.add(item, turns)
+        if item.group == "real":
+            n_frames = emb.speech.shape[0]
+            for system, segmenter in (("oracle_clustering", diarizer.segmenter), ("oracle_clustering_seg30", seg30.segmenter)):
+                starts, activity = segmenter.forward_file(item.audio, segmenter.chunk // 10)
+                turns = oracle_clustering(item.reference, starts, activity, n_frames)
+                row[system] = scores[item.group][system].add(item, turns)
         for system, spent in (("builtin_ge2e", cpu_ge2e), ("builtin", cpu), ("builtin_seg30", cpu_seg30)):
             scores[item.group][system].cpu += spent
             scores[item.group][system].seconds += seconds
