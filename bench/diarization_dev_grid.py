@@ -6,8 +6,8 @@ and their far-field copies) embedded once, then labelled with each setting (coun
 
 Options that change the embeddings (encoder, window / hop, segmentation model or step) are fixed by
 `--base` (default: the defaults; seg30: `SEG30_OPTIONS`; ge2e: `GE2E_OPTIONS`). One line per
-setting: DER (collar) / word attribution / right speaker count, per group. Used for the sixth
-iteration's choices (docs/diarization.md).
+setting: DER (collar) / word attribution (and of the words said in overlapped speech) / right
+speaker count, per group. Used for the sixth and seventh iterations' choices (docs/diarization.md).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def main() -> None:
         cells = []
         for (group, mode), sc in scores.items():
             s = sc.summary()
-            cells.append(f"{group}/{mode} {s['der_collar']:.1f} % {s['word_attribution'] or 0:.1f} % {s['speaker_count_right']}")
+            words = f"{s['word_attribution'] or 0:.1f} % (overlap {s['word_attribution_in_overlap'] or 0:.1f} %)"
+            cells.append(f"{group}/{mode} {s['der_collar']:.1f} % {words} {s['speaker_count_right']}")
         print(f"{name}: " + " | ".join(cells), flush=True)
 
 

@@ -238,6 +238,8 @@ class Scores:
         self.jer = JaccardErrorRate(collar=COLLAR, skip_overlap=False)
         self.words_ok = 0
         self.words_n = 0
+        self.overlap_ok = 0  # the same, for the words said while another reference speaker talks
+        self.overlap_n = 0
         self.cpu = 0.0
         self.seconds = 0.0
         self.speakers_ok = 0
@@ -250,22 +252,27 @@ class Scores:
         self.jer(ref, h, uem=uem)
         self.files += 1
         self.speakers_ok += int(len({t[0] for t in hyp}) == len({t[0] for t in item.reference}))
-        ok, n = self.attribution(item, hyp)
+        ok, n, over_ok, over_n = self.attribution(item, hyp)
         self.words_ok += ok
         self.words_n += n
+        self.overlap_ok += over_ok
+        self.overlap_n += over_n
         return {"der": round(der, 4), "words_ok": ok, "words": n, "speakers": len({t[0] for t in hyp})}
 
     @staticmethod
-    def attribution(item: EvalItem, hyp: list[Turn]) -> tuple[int, int]:
+    def attribution(item: EvalItem, hyp: list[Turn]) -> tuple[int, int, int, int]:
+        """(right, words, right in overlap, words in overlap): a word is in overlapped speech when
+        reference turns of two or more speakers touch it."""
         if not item.words:
-            return 0, 0
+            return 0, 0, 0, 0
         from pyannote.metrics.diarization import DiarizationErrorRate
 
         word_ref = item.word_reference or item.reference
         mapping = DiarizationErrorRate().optimal_mapping(_annotation(word_ref), _annotation(hyp)) if hyp else {}
         said = attribute_words([(s, e) for _, s, e, _ in item.words], hyp)
-        ok = sum(1 for w, spk in zip(item.words, said, strict=True) if spk is not None and mapping.get(spk) == w[3])
-        return ok, len(item.words)
+        right = [spk is not None and mapping.get(spk) == w[3] for w, spk in zip(item.words, said, strict=True)]
+        over = [len({spk for spk, s, e in word_ref if s < w[2] and e > w[1]}) >= 2 for w in item.words]
+        return sum(right), len(right), sum(r and o for r, o in zip(right, over)), sum(over)
 
     def summary(self) -> dict[str, Any]:
         def comp(metric: Any, name: str) -> float:
@@ -282,6 +289,8 @@ class Scores:
             "jer": round(100 * abs(self.jer), 2),
             "word_attribution": round(100 * self.words_ok / self.words_n, 2) if self.words_n else None,
             "words": self.words_n,
+            "word_attribution_in_overlap": round(100 * self.overlap_ok / self.overlap_n, 2) if self.overlap_n else None,
+            "words_in_overlap": self.overlap_n,
             "speaker_count_right": f"{self.speakers_ok}/{self.files}",
             "cpu_s_per_audio_s": round(self.cpu / self.seconds, 4) if self.seconds else None,
         }
@@ -434,16 +443,21 @@ def evaluate(
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        "| data | system | DER ±0.25 s | DER no collar | missed | false alarm | confusion | JER | word attribution | right speaker count | CPU-s / audio s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| data | system | DER ±0.25 s | DER no collar | missed | false alarm | confusion | JER | word attribution | in overlap | right speaker count | CPU-s / audio s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for group, by_system in report["groups"].items():
         for system, s in by_system.items():
             wa = "—" if s["word_attribution"] is None else f"{s['word_attribution']:.1f} % ({s['words']})"
+            wo = (
+                "—"
+                if s["word_attribution_in_overlap"] is None
+                else f"{s['word_attribution_in_overlap']:.1f} % ({s['words_in_overlap']})"
+            )
             cpu = "—" if s["cpu_s_per_audio_s"] is None else f"{s['cpu_s_per_audio_s']:.4f}"
             lines.append(
                 f"| {group} ({s['files']} files) | {system} | {s['der_collar']:.1f} % | {s['der_no_collar']:.1f} % | "
-                f"{s['missed']:.1f} % | {s['false_alarm']:.1f} % | {s['confusion']:.1f} % | {s['jer']:.1f} % | {wa} | "
+                f"{s['missed']:.1f} % | {s['false_alarm']:.1f} % | {s['confusion']:.1f} % | {s['jer']:.1f} % | {wa} | {wo} | "
                 f"{s['speaker_count_right']} | {cpu} |"
             )
     return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
-"""The segmentation ceiling of `curate eval diarization` (oracle clustering) on vectors."""
+"""`curate eval diarization` on vectors: the segmentation ceiling (oracle clustering), words in overlap."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from curate.align.segmentation import FRAME_STEP, RECEPTIVE_FIELD, Segmentation
 from curate.evaluation.diarization import oracle_clustering
@@ -53,3 +54,17 @@ def test_a_speaker_the_segmentation_never_hears_stays_missed() -> None:
 def test_no_activity_no_turns() -> None:
     starts, act = chunks()
     assert oracle_clustering(REFERENCE, starts, np.zeros_like(act), N_FRAMES) == []
+
+
+def test_word_attribution_is_also_counted_on_the_words_said_in_overlap() -> None:
+    pytest.importorskip("pyannote.metrics")
+    from curate.evaluation.diarization import EvalItem, Scores
+
+    words = [("one", 0.5, 0.9, "A"), ("two", 3.2, 3.6, "A"), ("yes", 3.4, 3.8, "B"), ("three", 5.0, 5.4, "B")]
+    item = EvalItem("x", "built", np.zeros(16000 * 8, dtype=np.float32), REFERENCE, words=words)
+    scores = Scores()
+    scores.add(item, [("s1", 0.0, 4.0), ("s2", 3.0, 7.0)])  # the reference under other names
+    summary = scores.summary()
+    # "two" and "yes" lie where A and B overlap; the ongoing-turn rule gives both to one speaker
+    assert (summary["words"], summary["words_in_overlap"]) == (4, 2)
+    assert summary["word_attribution"] == 75.0 and summary["word_attribution_in_overlap"] == 50.0
