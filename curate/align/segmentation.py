@@ -1,4 +1,5 @@
-"""Local speaker activity, overlap included: pyannote's PyanNet segmentation model in numpy.
+"""Local speaker activity, overlap included: pyannote's PyanNet segmentation model without torch
+(numpy; the LSTM layers in onnxruntime, `curate.align.onnx_lstm`).
 
 The weights are `whisperx/assets/pytorch_model.bin` from the PyPI wheel `whisperx==3.8.6`
 (BSD-2-Clause wheel; the checkpoint is pyannote/segmentation, pyannote.audio "0.0.1" / torch
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curate.align.onnx_lstm import LstmStack, torch_lstm_layers
 from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE_RATE = 16000
@@ -102,16 +104,7 @@ class Segmentation:
         self.filter_sums = self.filters.sum(axis=1)
         self.convs = [(f32[f"sincnet.conv1d.{k}.weight"], f32[f"sincnet.conv1d.{k}.bias"]) for k in (1, 2)]
         self.norms = [(f32[f"sincnet.norm1d.{k}.weight"], f32[f"sincnet.norm1d.{k}.bias"]) for k in range(3)]
-        self.lstm = []
-        k = 0
-        while f"lstm.weight_ih_l{k}" in f32:
-            layer = []
-            for suffix in ("", "_reverse"):
-                w_ih, w_hh = f32[f"lstm.weight_ih_l{k}{suffix}"], f32[f"lstm.weight_hh_l{k}{suffix}"]
-                bias = f32[f"lstm.bias_ih_l{k}{suffix}"] + f32[f"lstm.bias_hh_l{k}{suffix}"]
-                layer.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), bias))
-            self.lstm.append(layer)
-            k += 1
+        self.lstm = LstmStack(torch_lstm_layers(f32), self.convs[-1][0].shape[0])  # onnxruntime
         self.linear = []
         k = 0
         while f"linear.{k}.weight" in f32:
@@ -206,8 +199,7 @@ class Segmentation:
         h = _leaky_relu(_instance_norm(_max_pool3(h), *self.norms[0]))
         for (w, b), norm in zip(self.convs, self.norms[1:], strict=True):
             h = _leaky_relu(_instance_norm(_max_pool3(_conv1d(h, w, b)), *norm))
-        for layer in self.lstm:
-            h = self._bilstm(h, layer)
+        h = self.lstm(h)
         for w, b in self.linear:
             h = _leaky_relu(h @ w + b)
         logits = h @ self.classifier[0] + self.classifier[1]
@@ -215,25 +207,3 @@ class Segmentation:
             return _sigmoid(logits).astype(np.float32)
         z = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return ((z / z.sum(axis=-1, keepdims=True)) @ self.powerset).astype(np.float32)
-
-    @staticmethod
-    def _bilstm(x: np.ndarray, layer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-        batch, steps, _ = x.shape
-        hid = layer[0][1].shape[0]
-        # both directions in one batched step: direction 0 reads t, direction 1 reads steps - 1 - t
-        gates_in = np.stack([x @ w_ih + bias for w_ih, _, bias in layer])  # [2, batch, steps, 4 hid]
-        w_hh = np.stack([w for _, w, _ in layer])  # [2, hid, 4 hid]
-        h = np.zeros((2, batch, hid), dtype=np.float32)
-        c = np.zeros((2, batch, hid), dtype=np.float32)
-        out = np.empty((batch, steps, 2 * hid), dtype=np.float32)
-        for t in range(steps):
-            g = np.stack([gates_in[0, :, t], gates_in[1, :, steps - 1 - t]]) + np.matmul(h, w_hh)
-            i = _sigmoid(g[..., :hid])
-            f = _sigmoid(g[..., hid : 2 * hid])
-            cell = np.tanh(g[..., 2 * hid : 3 * hid])
-            o = _sigmoid(g[..., 3 * hid :])
-            c = f * c + i * cell
-            h = o * np.tanh(c)
-            out[:, t, :hid] = h[0]
-            out[:, steps - 1 - t, hid:] = h[1]
-        return out

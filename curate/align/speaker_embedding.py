@@ -1,9 +1,10 @@
-"""Speaker embeddings without torch: the GE2E voice encoder of `resemblyzer` in numpy.
+"""Speaker embeddings without torch: the GE2E voice encoder of `resemblyzer`.
 
 The weights are `resemblyzer/pretrained.pt` from the PyPI wheel `resemblyzer==0.1.4` (Apache-2.0,
 SHA-256 39373b86…134e), installed into `models/` by `make models` without installing the package
 (it would pull torch, librosa and webrtcvad). `curate.core.torch_checkpoint.load_torch_legacy`
-reads it (no torch import); this module runs the model's forward pass in numpy:
+reads it (no torch import); this module runs the model's forward pass in numpy, the LSTM in
+onnxruntime (`curate.align.onnx_lstm`):
 
   mel (40 bands, 25 ms Hann window, 10 ms hop, power spectrum, Slaney mel, as resemblyzer's
   `wav_to_mel_spectrogram` via librosa defaults) -> 3-layer LSTM (40 -> 256) -> last hidden state
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curate.align.onnx_lstm import LstmStack, torch_lstm_layers
 from curate.core.torch_checkpoint import load_torch_legacy
 
 SAMPLE_RATE = 16000
@@ -88,25 +90,14 @@ def mel_frames(wav: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- encoder
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact identity, no overflow
-
-
 class VoiceEncoder:
     """GE2E speaker encoder (3-layer LSTM 40 -> 256, linear 256 -> 256) from a state dict."""
 
     def __init__(self, state: dict[str, np.ndarray]) -> None:
-        self.layers = []
-        for k in range(3):
-            w_ih = np.asarray(state[f"lstm.weight_ih_l{k}"], dtype=np.float32)
-            w_hh = np.asarray(state[f"lstm.weight_hh_l{k}"], dtype=np.float32)
-            bias = np.asarray(state[f"lstm.bias_ih_l{k}"], dtype=np.float32) + np.asarray(
-                state[f"lstm.bias_hh_l{k}"], dtype=np.float32
-            )
-            self.layers.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), bias))
+        layers = torch_lstm_layers({k: np.asarray(v) for k, v in state.items() if k.startswith("lstm.")})
+        self.lstm = LstmStack(layers, N_MELS)  # onnxruntime
         self.linear_w = np.ascontiguousarray(np.asarray(state["linear.weight"], dtype=np.float32).T)
         self.linear_b = np.asarray(state["linear.bias"], dtype=np.float32)
-        self.hidden = self.layers[0][1].shape[0]
 
     @classmethod
     def from_file(cls, path: str | Path) -> VoiceEncoder:
@@ -121,24 +112,7 @@ class VoiceEncoder:
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """[batch, frames, 40] -> L2-normalised embeddings [batch, 256] (all windows the same length)."""
-        x = np.asarray(mels, dtype=np.float32)
-        batch, steps, _ = x.shape
-        h_size = self.hidden
-        for w_ih, w_hh, bias in self.layers:
-            gates_in = (x.reshape(batch * steps, -1) @ w_ih).reshape(batch, steps, 4 * h_size) + bias
-            h = np.zeros((batch, h_size), dtype=np.float32)
-            c = np.zeros((batch, h_size), dtype=np.float32)
-            out = np.empty((batch, steps, h_size), dtype=np.float32)
-            for t in range(steps):
-                g = gates_in[:, t] + h @ w_hh
-                i = _sigmoid(g[:, :h_size])
-                f = _sigmoid(g[:, h_size : 2 * h_size])
-                cell = np.tanh(g[:, 2 * h_size : 3 * h_size])
-                o = _sigmoid(g[:, 3 * h_size :])
-                c = f * c + i * cell
-                h = o * np.tanh(c)
-                out[:, t] = h
-            x = out
+        h = self.lstm(np.asarray(mels, dtype=np.float32))[:, -1]  # last hidden state of the top layer
         raw = np.maximum(h @ self.linear_w + self.linear_b, 0.0)
         norm = np.linalg.norm(raw, axis=1, keepdims=True)
         return (raw / np.maximum(norm, 1e-12)).astype(np.float32)
