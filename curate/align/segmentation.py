@@ -25,11 +25,12 @@ normalisation (a scale and a shift) is applied to its slice exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from curate.align.onnx_lstm import cpu_session, torch_lstm_layers
+from curate.align.onnx_lstm import Direction, cpu_session, torch_lstm_layers
 from curate.core.torch_checkpoint import load_torch_zip
 
 SAMPLE_RATE = 16000
@@ -52,7 +53,7 @@ def network_graph(
     filter_sums: np.ndarray,
     norms: list[tuple[np.ndarray, np.ndarray]],
     convs: list[tuple[np.ndarray, np.ndarray]],
-    lstm_layers: list,
+    lstm_layers: Sequence[Sequence[Direction]],
     head: tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]],
     powerset: np.ndarray | None,
 ) -> bytes:
@@ -133,7 +134,8 @@ def sinc_filters(low_hz_: np.ndarray, band_hz_: np.ndarray, window_: np.ndarray,
 
 
 class Segmentation:
-    """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers) (numpy + onnxruntime)."""
+    """pyannote/segmentation (PyanNet: SincNet + biLSTM + linear, 3 local speakers): the sinc filters
+    in numpy, the rest of the network in onnxruntime (`network_graph`)."""
 
     def __init__(self, state: dict[str, np.ndarray], chunk: int = CHUNK) -> None:
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
@@ -142,9 +144,8 @@ class Segmentation:
         self.wav_b = float(f32["sincnet.wav_norm1d.bias"][0])
         p = "sincnet.conv1d.0.filterbank."
         self.filters = sinc_filters(f32[p + "low_hz_"], f32[p + "band_hz_"], f32[p + "window_"], f32[p + "n_"])
-        self.filter_sums = self.filters.sum(axis=1)
-        self.convs = [(f32[f"sincnet.conv1d.{k}.weight"], f32[f"sincnet.conv1d.{k}.bias"]) for k in (1, 2)]
-        self.norms = [(f32[f"sincnet.norm1d.{k}.weight"], f32[f"sincnet.norm1d.{k}.bias"]) for k in range(3)]
+        convs = [(f32[f"sincnet.conv1d.{k}.weight"], f32[f"sincnet.conv1d.{k}.bias"]) for k in (1, 2)]
+        norms = [(f32[f"sincnet.norm1d.{k}.weight"], f32[f"sincnet.norm1d.{k}.bias"]) for k in range(3)]
         linear = []
         k = 0
         while f"linear.{k}.weight" in f32:
@@ -158,7 +159,7 @@ class Segmentation:
         self.num_speakers = self.powerset.shape[1] if self.powerset is not None else classes
         head = (linear, (f32["classifier.weight"], f32["classifier.bias"]))
         layers = torch_lstm_layers(f32)
-        self.network = cpu_session(network_graph(self.filter_sums, self.norms, self.convs, layers, head, self.powerset))
+        self.network = cpu_session(network_graph(self.filters.sum(axis=1), norms, convs, layers, head, self.powerset))
 
     @classmethod
     def from_file(cls, path: str | Path, chunk: int = CHUNK) -> Segmentation:
