@@ -22,13 +22,17 @@ Systems, side by side on the same files:
     reference (a perfect clustering), the segmentation's own count of speakers per frame.
 Metrics (pyannote.metrics): DER with a +-0.25 s collar (pyannote's `collar=0.5`, the total width)
 and without, with missed / false alarm / confusion shares; JER (+-0.25 s); word attribution (share
-of words whose speaker is right, after the optimal hypothesis -> reference speaker mapping);
+of words whose speaker is right, after the optimal hypothesis -> reference speaker mapping) on two
+word sets: every word said (built files: the ASR words of each source recording, placed in the mix)
+and the ASR words of the mix itself (what `curate align` attributes; truth: `mix_word_speakers`);
 CPU seconds of the built-in diarizer per audio second.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +69,8 @@ class EvalItem:
     uem: tuple[float, float] | None = None
     words: list[tuple[str, float, float, str]] = field(default_factory=list)  # (text, start, end, true speaker)
     word_reference: list[Turn] | None = None  # turns that name the word speakers (STM), if not `reference`
+    asr_words: list[tuple[str, float, float, str]] = field(default_factory=list)  # ASR words of the mix, with truth
+    asr_unmatched: int = 0  # ASR words of the mix without a truth (in overlapped speech, no source word matches)
 
 
 def _annotation(turns: list[Turn]) -> Any:
@@ -142,6 +148,60 @@ def asr_words(model: Any, audio16k: np.ndarray) -> list[tuple[str, float, float]
     return [
         (w.word.strip(), round(w.start, 3), round(w.end, 3)) for seg in segments for w in (seg.words or []) if w.end > w.start
     ]
+
+
+def _norm_word(text: str) -> str:
+    return re.sub(r"[^\w']", "", text.lower())
+
+
+def mix_word_speakers(
+    mix_words: list[tuple[str, float, float]],
+    said: list[tuple[str, float, float, str]],
+    reference: list[Turn],
+    tolerance: float = 0.5,
+) -> list[str | None]:
+    """Who said each ASR word of a built mix (None: unknown). A word that the reference turns of
+    one speaker alone touch is that speaker's, whatever the ASR heard; a word in overlapped speech
+    (or outside every turn) is the speaker, among those talking (any, outside turns), of the source
+    word with the same text (case and punctuation aside) that overlaps it most in time, or lies
+    within `tolerance` s of it; no such word (the ASR of the mix merged or misheard overlapped
+    words) -> None."""
+    out: list[str | None] = []
+    for text, s, e in mix_words:
+        active = {spk for spk, s0, e0 in reference if s0 < e and e0 > s}
+        if len(active) == 1:
+            out.append(next(iter(active)))
+            continue
+        key, best, best_overlap = _norm_word(text), None, -tolerance
+        for text2, s2, e2, spk in said:
+            overlap = min(e, e2) - max(s, s2)  # negative: the gap between the two words
+            if (best is None and overlap >= best_overlap) or overlap > best_overlap:
+                if (not active or spk in active) and _norm_word(text2) == key:
+                    best, best_overlap = spk, overlap
+        out.append(best)
+    return out
+
+
+def mix_words(model: Any, items: list[EvalItem], cache: Path) -> None:
+    """ASR words of each built mix (cached by file id and audio checksum) with their truth
+    (`mix_word_speakers`) into `item.asr_words` / `item.asr_unmatched`."""
+    stored = json.loads(cache.read_text()) if cache.exists() else {}
+    changed = False
+    for item in items:
+        if not item.words:
+            continue
+        digest = hashlib.sha1(np.ascontiguousarray(item.audio).tobytes()).hexdigest()
+        entry = stored.get(item.id)
+        if entry is None or entry["sha1"] != digest:
+            entry = stored[item.id] = {"sha1": digest, "words": asr_words(model, item.audio)}
+            changed = True
+        words = [tuple(w) for w in entry["words"]]
+        truth = mix_word_speakers(words, item.words, item.reference)
+        item.asr_words = [(w, s, e, t) for (w, s, e), t in zip(words, truth, strict=True) if t is not None]
+        item.asr_unmatched = len(words) - len(item.asr_words)
+    if changed:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(stored))
 
 
 def source_words(shared: Path, cache: Path) -> dict[str, list]:
@@ -240,6 +300,9 @@ class Scores:
         self.words_n = 0
         self.overlap_ok = 0  # the same, for the words said while another reference speaker talks
         self.overlap_n = 0
+        self.asr_ok = 0  # the same, for the ASR words of the mix (built files; the telephone sample's words are those)
+        self.asr_n = 0
+        self.asr_unmatched = 0
         self.cpu = 0.0
         self.seconds = 0.0
         self.speakers_ok = 0
@@ -257,6 +320,11 @@ class Scores:
         self.words_n += n
         self.overlap_ok += over_ok
         self.overlap_n += over_n
+        if item.asr_words:
+            asr_ok, asr_n, _, _ = self.attribution(replace(item, words=item.asr_words), hyp)
+            self.asr_ok += asr_ok
+            self.asr_n += asr_n
+            self.asr_unmatched += item.asr_unmatched
         return {"der": round(der, 4), "words_ok": ok, "words": n, "speakers": len({t[0] for t in hyp})}
 
     @staticmethod
@@ -291,6 +359,9 @@ class Scores:
             "words": self.words_n,
             "word_attribution_in_overlap": round(100 * self.overlap_ok / self.overlap_n, 2) if self.overlap_n else None,
             "words_in_overlap": self.overlap_n,
+            "word_attribution_asr": round(100 * self.asr_ok / self.asr_n, 2) if self.asr_n else None,
+            "asr_words": self.asr_n,
+            "asr_words_without_truth": self.asr_unmatched,
             "speaker_count_right": f"{self.speakers_ok}/{self.files}",
             "cpu_s_per_audio_s": round(self.cpu / self.seconds, 4) if self.seconds else None,
         }
@@ -355,6 +426,8 @@ def evaluate(
                     [(s, e) for _, s, e in said], item.word_reference or [], max_gap=0.0, ongoing_turn=False
                 )  # the truth keeps the second iteration's rule, so systems and runs compare
                 item.words = [(w, s, e, t) for (w, s, e), t in zip(said, truth, strict=True) if t is not None]
+                item.asr_words = item.words  # the sample's words are the ASR words of the mix
+        mix_words(model, [item for item in items if item.group != "real"], output / "mix_words.json")
     systems = (
         "none",
         "builtin_ge2e",
@@ -443,8 +516,9 @@ def evaluate(
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        "| data | system | DER ±0.25 s | DER no collar | missed | false alarm | confusion | JER | word attribution | in overlap | right speaker count | CPU-s / audio s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| data | system | DER ±0.25 s | DER no collar | missed | false alarm | confusion | JER | word attribution | in overlap "
+        "| ASR words of the mix | right speaker count | CPU-s / audio s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for group, by_system in report["groups"].items():
         for system, s in by_system.items():
@@ -454,10 +528,11 @@ def markdown(report: dict[str, Any]) -> str:
                 if s["word_attribution_in_overlap"] is None
                 else f"{s['word_attribution_in_overlap']:.1f} % ({s['words_in_overlap']})"
             )
+            asr = "—" if s.get("word_attribution_asr") is None else f"{s['word_attribution_asr']:.1f} % ({s['asr_words']})"
             cpu = "—" if s["cpu_s_per_audio_s"] is None else f"{s['cpu_s_per_audio_s']:.4f}"
             lines.append(
                 f"| {group} ({s['files']} files) | {system} | {s['der_collar']:.1f} % | {s['der_no_collar']:.1f} % | "
-                f"{s['missed']:.1f} % | {s['false_alarm']:.1f} % | {s['confusion']:.1f} % | {s['jer']:.1f} % | {wa} | {wo} | "
+                f"{s['missed']:.1f} % | {s['false_alarm']:.1f} % | {s['confusion']:.1f} % | {s['jer']:.1f} % | {wa} | {wo} | {asr} | "
                 f"{s['speaker_count_right']} | {cpu} |"
             )
     return "\n".join(lines) + "\n"
