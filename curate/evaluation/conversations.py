@@ -169,13 +169,15 @@ class Conversation:
 
 
 def _backchannel(chunk: Chunk, rng: np.random.Generator, longest: float) -> Chunk:
-    """The start of `chunk`'s first speech region, cut to 0.35-`longest` s: a "yeah" / "mm-hm"."""
+    """The start of `chunk`'s first speech region, cut to 0.35-`longest` s: a "yeah" / "mm-hm".
+    It keeps the words that lie wholly before the cut (an ASR of the mix hears them too)."""
     s0, s1 = chunk.speech[0]
     cut = min(s1, s0 + rng.uniform(0.35, longest))
+    offset = max(0.0, s0 - 0.02)
     return Chunk(
-        chunk.audio[int(max(0.0, s0 - 0.02) * SR) : int((cut + 0.02) * SR)],
+        chunk.audio[int(offset * SR) : int((cut + 0.02) * SR)],
         [(round(min(0.02, s0), 3), round(cut - s0 + min(0.02, s0), 3))],
-        [],
+        [(w, round(s - offset, 3), round(e - offset, 3)) for w, s, e in chunk.words if s >= offset - 0.05 and e <= cut + 0.02],
     )
 
 

@@ -13,6 +13,8 @@ pytest.importorskip("soxr")
 from curate.align.diarization import overlap_share  # noqa: E402
 from curate.evaluation.conversations import (  # noqa: E402
     SPEAKERS,
+    Chunk,
+    _backchannel,
     activity,
     build_conversation,
     build_meeting,
@@ -103,3 +105,19 @@ def test_real_references_load_with_their_turns() -> None:
     assert len(sample.audio) == 30 * 16000 and {t[0] for t in sample.reference} == {"speaker90", "speaker91"}
     assert sample.word_reference and all(i.reference for i in items)
     assert items[1].uem is not None and items[1].uem[1] > items[1].uem[0]
+
+
+def test_a_backchannel_keeps_the_words_said_before_its_cut() -> None:
+    chunk = Chunk(
+        np.zeros(16000 * 3, dtype=np.float32),
+        [(0.5, 2.5)],
+        [("if", 0.5, 0.62), ("the", 0.62, 0.8), ("reader", 0.8, 1.3), ("will", 1.3, 1.6)],
+    )
+    rng = np.random.default_rng(0)
+    bc = _backchannel(chunk, rng, 0.9)
+    length = bc.speech[0][1] - bc.speech[0][0]  # the cut: 0.35-0.9 s of speech from 0.5 s on
+    assert 0.35 <= length <= 0.9 and bc.speech[0][0] == 0.02
+    kept = [w for w, _, e in chunk.words if e - 0.5 <= length + 0.02]
+    assert [w for w, _, _ in bc.words] == kept and kept[:2] == ["if", "the"]
+    assert all(0.0 <= s < e <= len(bc.audio) / 16000 + 1e-9 for _, s, e in bc.words)
+    assert bc.words[0][1] == 0.02  # "if" starts where the speech of the cut does
