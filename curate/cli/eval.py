@@ -11,7 +11,12 @@ def diarization(
     shared: Path = typer.Option(Path("../shared"), "--shared", help="The shared data folder (holds data/speech)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder: diarization_eval.json / .md."),
     per_pair: int = typer.Option(3, help="Built test conversations per speaker pair (about 2 min each)."),
-    words: bool = typer.Option(True, "--words/--no-words", help="Measure word attribution (runs Whisper on the sources)."),
+    words: bool = typer.Option(
+        True,
+        "--words/--no-words",
+        help="Measure word attribution (runs Whisper on the source recordings and on every built mix; cached in the "
+        "output folder).",
+    ),
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Tune the VAD and merge thresholds on the dev conversations."),
     split: str = typer.Option(
         "test",
