@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +52,7 @@ from curate.align.diarization import (
     overlap_share,
 )
 from curate.align.items import read_rttm
+from curate.align.textgrid import normalize_word
 
 SR = 16000
 COLLAR = 0.5  # pyannote's collar is the total width: +-0.25 s around each reference boundary
@@ -150,10 +150,6 @@ def asr_words(model: Any, audio16k: np.ndarray) -> list[tuple[str, float, float]
     ]
 
 
-def _norm_word(text: str) -> str:
-    return re.sub(r"[^\w']", "", text.lower())
-
-
 def mix_word_speakers(
     mix_words: list[tuple[str, float, float]],
     said: list[tuple[str, float, float, str]],
@@ -172,11 +168,11 @@ def mix_word_speakers(
         if len(active) == 1:
             out.append(next(iter(active)))
             continue
-        key, best, best_overlap = _norm_word(text), None, -tolerance
+        key, best, best_overlap = normalize_word(text), None, -tolerance
         for text2, s2, e2, spk in said:
             overlap = min(e, e2) - max(s, s2)  # negative: the gap between the two words
-            if (best is None and overlap >= best_overlap) or overlap > best_overlap:
-                if (not active or spk in active) and _norm_word(text2) == key:
+            if overlap >= -tolerance and (best is None or overlap > best_overlap) and (not active or spk in active):
+                if normalize_word(text2) == key:
                     best, best_overlap = spk, overlap
         out.append(best)
     return out
@@ -315,32 +311,35 @@ class Scores:
         self.jer(ref, h, uem=uem)
         self.files += 1
         self.speakers_ok += int(len({t[0] for t in hyp}) == len({t[0] for t in item.reference}))
-        ok, n, over_ok, over_n = self.attribution(item, hyp)
+        ok, n, over_ok, over_n, asr_ok, asr_n = self.attribution(item, hyp)
         self.words_ok += ok
         self.words_n += n
         self.overlap_ok += over_ok
         self.overlap_n += over_n
-        if item.asr_words:
-            asr_ok, asr_n, _, _ = self.attribution(replace(item, words=item.asr_words), hyp)
-            self.asr_ok += asr_ok
-            self.asr_n += asr_n
-            self.asr_unmatched += item.asr_unmatched
+        self.asr_ok += asr_ok
+        self.asr_n += asr_n
+        self.asr_unmatched += item.asr_unmatched
         return {"der": round(der, 4), "words_ok": ok, "words": n, "speakers": len({t[0] for t in hyp})}
 
     @staticmethod
-    def attribution(item: EvalItem, hyp: list[Turn]) -> tuple[int, int, int, int]:
-        """(right, words, right in overlap, words in overlap): a word is in overlapped speech when
-        reference turns of two or more speakers touch it."""
-        if not item.words:
-            return 0, 0, 0, 0
+    def attribution(item: EvalItem, hyp: list[Turn]) -> tuple[int, int, int, int, int, int]:
+        """(right, words, right in overlap, words in overlap, right ASR words of the mix, ASR words of
+        the mix): a word is in overlapped speech when reference turns of two or more speakers touch it;
+        one speaker mapping serves both word sets."""
+        if not item.words and not item.asr_words:
+            return 0, 0, 0, 0, 0, 0
         from pyannote.metrics.diarization import DiarizationErrorRate
 
         word_ref = item.word_reference or item.reference
         mapping = DiarizationErrorRate().optimal_mapping(_annotation(word_ref), _annotation(hyp)) if hyp else {}
-        said = attribute_words([(s, e) for _, s, e, _ in item.words], hyp)
-        right = [spk is not None and mapping.get(spk) == w[3] for w, spk in zip(item.words, said, strict=True)]
+
+        def right(words: list[tuple[str, float, float, str]]) -> list[bool]:
+            said = attribute_words([(s, e) for _, s, e, _ in words], hyp)
+            return [spk is not None and mapping.get(spk) == w[3] for w, spk in zip(words, said, strict=True)]
+
+        ok, asr_ok = right(item.words), right(item.asr_words)
         over = [len({spk for spk, s, e in word_ref if s < w[2] and e > w[1]}) >= 2 for w in item.words]
-        return sum(right), len(right), sum(r and o for r, o in zip(right, over)), sum(over)
+        return sum(ok), len(ok), sum(r and o for r, o in zip(ok, over)), sum(over), sum(asr_ok), len(asr_ok)
 
     def summary(self) -> dict[str, Any]:
         def comp(metric: Any, name: str) -> float:
